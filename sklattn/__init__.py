@@ -1,0 +1,8 @@
+"""sklattn: scikit-learn estimators that fine-tune pretrained transformer encoders."""
+
+from ._classifier import AttentionClassifier
+from ._regressor import AttentionRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["AttentionClassifier", "AttentionRegressor", "__version__"]

@@ -1,0 +1,72 @@
+"""skorch callbacks that sklattn estimators add by default."""
+
+from __future__ import annotations
+
+import math
+
+from skorch.callbacks import Callback
+
+
+def warmup_linear_factor(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Learning-rate multiplier: linear rise over ``warmup_steps``, then linear decay to 0."""
+    if step < warmup_steps:
+        return step / max(1, warmup_steps)
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+
+class WarmupLinearSchedule(Callback):
+    """Linear warmup then linear decay, stepped after every optimizer step.
+
+    The number of steps is computed when training starts, from the real size of
+    the training split of *this* fit (after any validation split), the batch
+    size and ``max_epochs``, so the schedule stays right when cross-validation
+    or a grid search changes the data or the number of epochs. Each call to
+    ``fit`` or ``partial_fit`` runs one full schedule.
+
+    Parameters
+    ----------
+    warmup_ratio : float or None, default=None
+        Fraction of the steps spent warming up. ``None`` reads the estimator's
+        ``warmup_ratio`` parameter.
+
+    Attributes
+    ----------
+    total_steps_ : int
+        Optimizer steps of the current schedule.
+    warmup_steps_ : int
+        Steps of linear warmup.
+    step_ : int
+        Steps taken so far.
+    """
+
+    def __init__(self, warmup_ratio: float | None = None) -> None:
+        self.warmup_ratio = warmup_ratio
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs) -> None:
+        self.step_ = 0
+        self.total_steps_ = None
+        self.warmup_steps_ = 0
+        for group in net.optimizer_.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs) -> None:
+        if self.total_steps_ is not None:
+            return
+        batches_per_epoch = len(net.get_iterator(dataset_train, training=True))
+        self.total_steps_ = max(1, batches_per_epoch * net.max_epochs)
+        ratio = net.warmup_ratio if self.warmup_ratio is None else self.warmup_ratio
+        self.warmup_steps_ = math.ceil(ratio * self.total_steps_)
+        self._set_lr(net)
+
+    def on_batch_end(self, net, training=False, **kwargs) -> None:
+        if training:
+            self.step_ += 1
+            self._set_lr(net)
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
+
+    def _set_lr(self, net) -> None:
+        factor = warmup_linear_factor(self.step_, self.warmup_steps_, self.total_steps_)
+        for group in net.optimizer_.param_groups:
+            group["lr"] = group["initial_lr"] * factor

@@ -1,0 +1,92 @@
+"""Shared fixtures: a tiny random BERT checkpoint and small synthetic text tasks.
+
+The checkpoint is saved to a temp dir and loaded through the same
+``from_pretrained`` path a user's checkpoint takes.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np
+import pytest
+import torch
+
+POSITIVE = ["good", "great", "fine", "superb", "lovely"]
+NEGATIVE = ["bad", "awful", "poor", "dreadful", "boring"]
+NEUTRAL = ["the", "film", "plot", "actor", "scene", "music", "story", "was", "and", "very", "quite", "a"]
+TINY_MAX_POSITIONS = 64
+
+
+def _tiny_vocab() -> list[str]:
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    chars = sorted(set("abcdefghijklmnopqrstuvwxyz0123456789.,!?'"))
+    words = sorted(set(POSITIVE + NEGATIVE + NEUTRAL))
+    # dict.fromkeys: "a" is both a character and a word; ids must stay contiguous.
+    return list(dict.fromkeys(specials + chars + ["##" + c for c in chars] + words))
+
+
+def build_tiny_checkpoint(path) -> str:
+    """Write a tiny random BERT (hidden 32, 2 layers) and its tokenizer to ``path``."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    vocab = {token: i for i, token in enumerate(_tiny_vocab())}
+    backend = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    backend.decoder = decoders.WordPiece()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=TINY_MAX_POSITIONS,
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+    )
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=TINY_MAX_POSITIONS,
+    )
+    BertModel(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> str:
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-bert"))
+
+
+def make_sentiment_texts(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Texts of neutral filler plus one positive or negative word; label says which."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for i in range(n):
+        positive = i % 2 == 0
+        cue = rng.choice(POSITIVE if positive else NEGATIVE)
+        words = list(rng.choice(NEUTRAL, size=rng.integers(2, 8)))
+        words.insert(int(rng.integers(0, len(words) + 1)), cue)
+        texts.append(" ".join(words))
+        labels.append("pos" if positive else "neg")
+    return np.array(texts, dtype=object), np.array(labels, dtype=object)
+
+
+@pytest.fixture(scope="session")
+def sentiment_data():
+    return make_sentiment_texts(160, seed=0)
