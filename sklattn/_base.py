@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
@@ -261,6 +262,10 @@ class TextNetBase(SkorchSklearnMixin, NeuralNet):
         return 0 if pad is None else int(pad)
 
     # ----------------------------------------------------------- prediction
+    @available_if(lambda self: False)
+    def predict_proba(self, X):  # skorch's; only the classifier provides a real one
+        raise AttributeError("predict_proba")
+
     def _check_text_columns(self, texts: np.ndarray) -> None:
         expected = self.n_text_columns_
         if texts.shape[1] != expected:

@@ -183,4 +183,5 @@ class AttentionClassifier(ClassifierMixin, TextNetBase):
         -------
         ndarray of shape (n_samples,)
         """
-        return self.classes_[self._forward_outputs(X).argmax(axis=1)]
+        best = self._forward_outputs(X).argmax(axis=1)  # checks fitted before classes_
+        return self.classes_[best]

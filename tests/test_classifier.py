@@ -1,0 +1,200 @@
+"""AttentionClassifier behaviour on the tiny checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import NEGATIVE, POSITIVE, make_sentiment_texts
+
+from sklattn import AttentionClassifier
+from sklattn.callbacks import warmup_linear_factor
+
+FAST = dict(max_length=32, lr=2e-3, max_epochs=12, batch_size=16, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_checkpoint, sentiment_data):
+    X, y = sentiment_data
+    return AttentionClassifier(tiny_checkpoint, **FAST).fit(X, y)
+
+
+def test_fine_tuning_learns_the_task(fitted):
+    X_test, y_test = make_sentiment_texts(200, seed=1)
+    assert fitted.score(X_test, y_test) >= 0.95
+
+
+def test_untrained_head_is_near_chance(tiny_checkpoint, sentiment_data):
+    X, y = sentiment_data
+    X_test, y_test = make_sentiment_texts(200, seed=1)
+    clf = AttentionClassifier(tiny_checkpoint, **{**FAST, "max_epochs": 1, "lr": 1e-6}).fit(X, y)
+    assert clf.score(X_test, y_test) < 0.8
+
+
+def test_predict_returns_original_labels_and_proba_matches_classes(fitted):
+    X_test, _ = make_sentiment_texts(20, seed=2)
+    proba = fitted.predict_proba(X_test)
+    assert list(fitted.classes_) == ["neg", "pos"]
+    assert proba.shape == (20, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(fitted.predict(X_test), fitted.classes_[proba.argmax(axis=1)])
+    assert set(fitted.predict(X_test)) <= {"neg", "pos"}
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [np.array([3, 7]), np.array([True, False]), np.array(["b", "a"]), np.array([0.5, 2.5])],
+    ids=["int", "bool", "str", "float"],
+)
+def test_any_label_type_round_trips(tiny_checkpoint, labels):
+    X, y = make_sentiment_texts(40)
+    y_mapped = np.where(y == "pos", labels[0], labels[1])
+    clf = AttentionClassifier(tiny_checkpoint, **{**FAST, "max_epochs": 1}).fit(X, y_mapped)
+    np.testing.assert_array_equal(clf.classes_, np.sort(labels))
+    assert clf.predict(X).dtype == y_mapped.dtype
+
+
+def test_multiclass_has_one_column_per_class(tiny_checkpoint):
+    X, y = make_sentiment_texts(60)
+    y3 = np.array(["a", "b", "c"] * 20)
+    clf = AttentionClassifier(tiny_checkpoint, **{**FAST, "max_epochs": 1}).fit(X, y3)
+    assert clf.predict_proba(X[:5]).shape == (5, 3)
+    assert clf.module_.head.out_features == 3
+
+
+def test_input_containers_give_the_same_predictions(fitted):
+    X_test, _ = make_sentiment_texts(10, seed=3)
+    expected = fitted.predict_proba(X_test)
+    for container in (list(X_test), pd.Series(X_test), pd.DataFrame({"text": X_test}),
+                      np.array(X_test, dtype=str)):
+        np.testing.assert_allclose(fitted.predict_proba(container), expected, atol=1e-6)
+
+
+def test_prediction_order_is_restored_after_length_sorting(fitted):
+    X_test, _ = make_sentiment_texts(30, seed=4)
+    proba = fitted.predict_proba(X_test)
+    singles = np.vstack([fitted.predict_proba([text]) for text in X_test])
+    np.testing.assert_allclose(proba, singles, atol=1e-5)
+
+
+def test_class_weight_shifts_predictions_toward_the_weighted_class(tiny_checkpoint):
+    X, y = make_sentiment_texts(80)
+    X_test, _ = make_sentiment_texts(100, seed=5)
+    params = {**FAST, "max_epochs": 2, "lr": 5e-4}
+    plain = AttentionClassifier(tiny_checkpoint, **params).fit(X, y)
+    weighted = AttentionClassifier(tiny_checkpoint, class_weight={"pos": 20.0}, **params).fit(X, y)
+    assert (weighted.predict_proba(X_test)[:, 1].mean() > plain.predict_proba(X_test)[:, 1].mean() + 0.05)
+
+
+def test_balanced_class_weight_equals_inverse_frequency_sample_weights(tiny_checkpoint):
+    X, y = make_sentiment_texts(60)
+    X, y = X[:45], y[:45]  # unbalanced: 23 pos / 22 neg is too even; drop some neg
+    keep = np.r_[np.flatnonzero(y == "pos"), np.flatnonzero(y == "neg")[:8]]
+    X, y = X[keep], y[keep]
+    params = {**FAST, "max_epochs": 2}
+    balanced = AttentionClassifier(tiny_checkpoint, class_weight="balanced", **params).fit(X, y)
+    counts = {label: np.sum(y == label) for label in np.unique(y)}
+    weights = np.array([1.0 / counts[label] for label in y])
+    manual = AttentionClassifier(tiny_checkpoint, **params).fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(balanced.predict_proba(X), manual.predict_proba(X), atol=1e-5)
+
+
+def test_zero_sample_weight_ignores_those_samples(tiny_checkpoint, sentiment_data):
+    X, y = sentiment_data
+    flipped = np.where(y == "pos", "neg", "pos")
+    X_both, y_both = np.r_[X, X], np.r_[y, flipped]
+    X_test, y_test = make_sentiment_texts(200, seed=1)
+    ignored = AttentionClassifier(tiny_checkpoint, **FAST).fit(
+        X_both, y_both, sample_weight=np.r_[np.ones(len(X)), np.zeros(len(X))]
+    )
+    assert ignored.score(X_test, y_test) >= 0.95
+    # Without weights the contradicting copies cancel the signal.
+    unweighted = AttentionClassifier(tiny_checkpoint, **FAST).fit(X_both, y_both)
+    assert unweighted.score(X_test, y_test) < 0.8
+
+
+def test_warmup_linear_schedule_uses_steps_of_this_fit(tiny_checkpoint):
+    X, y = make_sentiment_texts(50)
+    clf = AttentionClassifier(tiny_checkpoint, **{**FAST, "max_epochs": 3, "batch_size": 10, "warmup_ratio": 0.2}).fit(X, y)
+    schedule = dict(clf.callbacks_)["lr_schedule"]
+    assert schedule.total_steps_ == 5 * 3
+    assert schedule.warmup_steps_ == 3
+    assert clf.optimizer_.param_groups[0]["lr"] == 0.0  # decayed to zero at the end
+    # Half the data -> half the steps: recomputed per fit, not fixed at construction.
+    clf.fit(X[:25], y[:25])
+    assert dict(clf.callbacks_)["lr_schedule"].total_steps_ == 3 * 3
+    assert warmup_linear_factor(0, 3, 15) == 0.0
+    assert warmup_linear_factor(3, 3, 15) == 1.0
+    assert warmup_linear_factor(9, 3, 15) == pytest.approx(0.5)
+
+
+def test_no_weight_decay_on_biases_and_layernorm(fitted):
+    decay_group, no_decay_group = fitted.optimizer_.param_groups
+    assert decay_group["weight_decay"] == 0.01
+    assert no_decay_group["weight_decay"] == 0.0
+    names = {id(p): n for n, p in fitted.module_.named_parameters()}
+    no_decay_names = [names[id(p)] for p in no_decay_group["params"]]
+    assert all(n.endswith("bias") or "LayerNorm" in n for n in no_decay_names)
+    assert any("LayerNorm.weight" in n for n in no_decay_names)
+    assert all(p.ndim >= 2 for p in decay_group["params"])
+
+
+def test_gradient_clipping_bounds_the_update(tiny_checkpoint):
+    X, y = make_sentiment_texts(32)
+    norms = []
+
+    from skorch.callbacks import Callback
+
+    class RecordNorm(Callback):
+        def on_grad_computed(self, net, named_parameters, **kwargs):
+            grads = [p.grad for _, p in named_parameters if p.grad is not None]
+            norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
+
+    # Runs after grad_clip because user callbacks are added after the defaults.
+    AttentionClassifier(tiny_checkpoint, **{**FAST, "max_epochs": 1, "lr": 1.0}, max_grad_norm=1e-3,
+                        callbacks=[("record", RecordNorm())]).fit(X, y)
+    assert max(norms) <= 1e-3 * 1.01
+
+
+def test_dynamic_padding_pads_to_batch_longest_not_max_length(tiny_checkpoint):
+    X, y = make_sentiment_texts(32)
+    widths = []
+
+    from skorch.callbacks import Callback
+
+    class RecordWidth(Callback):
+        def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+            widths.append(batch[0]["input_ids"].shape[1])
+
+    clf = AttentionClassifier(tiny_checkpoint, **{**FAST, "max_epochs": 1},
+                              callbacks=[("width", RecordWidth())]).fit(X, y)
+    lengths = [len(ids) for ids in clf.tokenizer_(list(X))["input_ids"]]
+    assert max(widths) == max(lengths) < clf.max_length
+
+
+def test_bf16_precision_trains_and_predicts(tiny_checkpoint, sentiment_data):
+    X, y = sentiment_data
+    clf = AttentionClassifier(tiny_checkpoint, precision="bf16", **FAST).fit(X, y)
+    X_test, y_test = make_sentiment_texts(100, seed=1)
+    assert clf.predict_proba(X_test).dtype == np.float32
+    assert clf.score(X_test, y_test) >= 0.9
+
+
+def _pairs(n: int, seed: int):
+    """Pairs whose label is the polarity of the *second* text; the first is a distractor."""
+    rng = np.random.default_rng(seed)
+    first = rng.choice(POSITIVE + NEGATIVE, n)
+    second = rng.choice(POSITIVE + NEGATIVE, n)
+    return np.c_[first, second], np.where(np.isin(second, POSITIVE), "pos", "neg")
+
+
+def test_sentence_pairs_are_encoded_as_one_input(tiny_checkpoint):
+    X, y = _pairs(160, seed=0)
+    X_test, y_test = _pairs(200, seed=1)
+    clf = AttentionClassifier(tiny_checkpoint, **FAST).fit(X, y)
+    assert clf.n_text_columns_ == 2
+    assert clf.score(X_test, y_test) >= 0.95
+    assert clf.score(list(map(tuple, X_test)), y_test) == clf.score(X_test, y_test)
+    with pytest.raises(ValueError, match="fitted on sentence pairs but got single texts"):
+        clf.predict(list(X_test[:, 0]))
