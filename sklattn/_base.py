@@ -26,7 +26,14 @@ from skorch.utils import to_tensor
 from torch.utils.data import Subset
 
 from ._checkpoint import load_config, load_encoder, load_tokenizer, position_limit, resolve_checkpoint
-from ._data import PadCollate, TokenizedDataset, length_order, tokenize
+from ._data import (
+    LengthGroupedBatchSampler,
+    PadCollate,
+    TokenizedDataset,
+    dataset_lengths,
+    length_order,
+    tokenize,
+)
 from ._modules import POOLING_MODES, EncoderWithHead
 from ._skorch_compat import SkorchSklearnMixin, resolve_seed, seeded
 from ._validation import check_consistent_length, check_sample_weight, check_texts
@@ -40,6 +47,7 @@ TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "lr": [Interval(Real, 0, None, closed="neither")],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "group_by_length": ["boolean"],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
     "warmup_ratio": [Interval(Real, 0, 1, closed="both")],
     "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
@@ -73,6 +81,7 @@ class TextNetBase(SkorchSklearnMixin, NeuralNet):
         lr,
         max_epochs,
         batch_size,
+        group_by_length,
         weight_decay,
         warmup_ratio,
         max_grad_norm,
@@ -105,6 +114,7 @@ class TextNetBase(SkorchSklearnMixin, NeuralNet):
         self.max_length = max_length
         self.pooling = pooling
         self.dropout = dropout
+        self.group_by_length = group_by_length
         self.weight_decay = weight_decay
         self.warmup_ratio = warmup_ratio
         self.max_grad_norm = max_grad_norm
@@ -161,6 +171,11 @@ class TextNetBase(SkorchSklearnMixin, NeuralNet):
         kwargs.setdefault("collate_fn", PadCollate(self._pad_token_id))
         if training:
             kwargs.setdefault("shuffle", True)
+            if self.group_by_length and kwargs["shuffle"] and not {"sampler", "batch_sampler"} & set(kwargs):
+                del kwargs["shuffle"]
+                kwargs["batch_sampler"] = LengthGroupedBatchSampler(
+                    dataset_lengths(dataset), kwargs.pop("batch_size")
+                )
         iterator = self.iterator_train if training else self.iterator_valid
         return iterator(dataset, **kwargs)
 

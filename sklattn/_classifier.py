@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 
 import numpy as np
@@ -14,6 +15,14 @@ from skorch.callbacks import EpochScoring
 from ._base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
 from ._docs import fill_doc
 from ._validation import _is_missing
+
+
+def _label_kind(label) -> str:
+    if isinstance(label, (str, bytes, np.str_, np.bytes_)):
+        return "str"
+    if isinstance(label, (numbers.Number, np.bool_)):
+        return "number"
+    return type(label).__name__
 
 
 def _valid_accuracy(net, dataset, y_true) -> float:
@@ -71,6 +80,7 @@ class AttentionClassifier(ClassifierMixin, TextNetBase):
         lr: float = 5e-5,
         max_epochs: int = 3,
         batch_size: int = 32,
+        group_by_length: bool = True,
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         max_grad_norm: float | None = 1.0,
@@ -93,6 +103,7 @@ class AttentionClassifier(ClassifierMixin, TextNetBase):
             lr=lr,
             max_epochs=max_epochs,
             batch_size=batch_size,
+            group_by_length=group_by_length,
             weight_decay=weight_decay,
             warmup_ratio=warmup_ratio,
             max_grad_norm=max_grad_norm,
@@ -113,27 +124,28 @@ class AttentionClassifier(ClassifierMixin, TextNetBase):
         return [*super()._default_callbacks, ("valid_acc", scoring)]
 
     def _encode_targets(self, y, fitting: bool, classes=None) -> np.ndarray:
-        labels = np.asarray(y)
-        if labels.ndim == 2 and labels.shape[1] == 1:
-            labels = labels.ravel()
-        if labels.ndim != 1:
+        raw = np.asarray(y, dtype=object)
+        if raw.ndim == 2 and raw.shape[1] == 1:
+            raw = raw.ravel()
+        if raw.ndim != 1:
             raise ValueError(
-                f"y must be 1-D (one label per text), got shape {labels.shape}."
+                f"y must be 1-D (one label per text), got shape {raw.shape}."
             )
-        for row, label in enumerate(labels):
+        for row, label in enumerate(raw):
             if _is_missing(label):
                 raise ValueError(
                     f"y has a missing label (None/NaN) at row {row}; drop or label "
                     "that sample before fitting."
                 )
-        try:
-            seen = np.unique(labels)
-        except TypeError:
-            kinds = sorted({type(label).__name__ for label in labels})
+        # numpy would silently turn ["a", 1] into the strings ["a", "1"].
+        kinds = sorted({_label_kind(label) for label in raw})
+        if len(kinds) > 1:
             raise TypeError(
                 f"y mixes label types {kinds}; convert all labels to one type, "
                 "e.g. y = [str(label) for label in y]."
-            ) from None
+            )
+        labels = np.asarray(y).reshape(len(raw))
+        seen = np.unique(labels)
         if fitting:
             self.classes_ = seen if classes is None else np.unique(np.asarray(classes))
             if len(self.classes_) < 2:

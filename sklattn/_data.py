@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler, Subset
 
 # Inputs the encoder understands, besides input_ids and attention_mask.
 _OPTIONAL_ENCODER_INPUTS = ("token_type_ids",)
@@ -120,3 +120,51 @@ class PadCollate:
 def length_order(dataset: TokenizedDataset) -> np.ndarray:
     """Indices that sort a dataset by token length (stable), for padded-waste-free inference."""
     return np.argsort(dataset.lengths, kind="stable")
+
+
+def dataset_lengths(dataset) -> np.ndarray:
+    """Token lengths of a ``TokenizedDataset`` or a (nested) ``Subset`` of one."""
+    if isinstance(dataset, Subset):
+        return dataset_lengths(dataset.dataset)[np.asarray(dataset.indices)]
+    return dataset.lengths
+
+
+class LengthGroupedBatchSampler(Sampler):
+    """Random batches of similar-length texts, so dynamic padding wastes little.
+
+    Each epoch shuffles all indices, cuts them into pools of ``pool_factor``
+    batches, sorts each pool by length, slices it into batches and shuffles
+    the batch order. Batches stay random (which texts meet is random), while
+    texts within a batch have similar lengths.
+
+    Parameters
+    ----------
+    lengths : ndarray of shape (n_samples,)
+    batch_size : int
+    pool_factor : int, default=50
+        Batches per sorting pool; larger pools pad less but are less random.
+    generator : torch.Generator or None
+        Source of randomness (seeded by the estimator's ``random_state``).
+    """
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, pool_factor: int = 50,
+                 generator: torch.Generator | None = None) -> None:
+        self.lengths = np.asarray(lengths)
+        self.batch_size = batch_size
+        self.pool_factor = pool_factor
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.lengths)
+        order = torch.randperm(n, generator=self.generator).numpy()
+        pool_size = self.batch_size * self.pool_factor
+        batches = []
+        for start in range(0, n, pool_size):
+            pool = order[start:start + pool_size]
+            pool = pool[np.argsort(self.lengths[pool], kind="stable")]
+            batches.extend(pool[i:i + self.batch_size] for i in range(0, len(pool), self.batch_size))
+        for b in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[b].tolist()

@@ -20,6 +20,10 @@ checkpoint : str or os.PathLike
         Passes over the training data per ``fit``.
     batch_size : int, default=32
         Texts per optimizer step (and per prediction batch).
+    group_by_length : bool, default=True
+        Train on random batches of similar-length texts (shuffle, sort within
+        pools of 50 batches, shuffle the batches) so that dynamic padding
+        wastes little compute. False shuffles texts uniformly.
     weight_decay : float, default=0.01
         AdamW weight decay, not applied to biases and LayerNorm weights.
     warmup_ratio : float, default=0.1
