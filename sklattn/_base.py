@@ -43,6 +43,7 @@ TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "checkpoint": [str, os.PathLike],
     "max_length": [Interval(Integral, 2, None, closed="left")],
     "pooling": [StrOptions(set(POOLING_MODES))],
+    "text_columns": [str, Integral, list, tuple, None],
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "lr": [Interval(Real, 0, None, closed="neither")],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -77,6 +78,7 @@ class TextNetBase(SkorchSklearnMixin, NeuralNet):
         *,
         max_length,
         pooling,
+        text_columns,
         dropout,
         lr,
         max_epochs,
@@ -113,6 +115,7 @@ class TextNetBase(SkorchSklearnMixin, NeuralNet):
         self.checkpoint = checkpoint
         self.max_length = max_length
         self.pooling = pooling
+        self.text_columns = text_columns
         self.dropout = dropout
         self.group_by_length = group_by_length
         self.weight_decay = weight_decay
@@ -230,7 +233,7 @@ class TextNetBase(SkorchSklearnMixin, NeuralNet):
         validate_parameter_constraints(
             self._parameter_constraints, self.get_params(deep=False), type(self).__name__
         )
-        texts = check_texts(X)
+        texts = check_texts(X, text_columns=self.text_columns)
         if y is None:
             raise ValueError(f"{type(self).__name__} needs targets: call fit(X, y).")
         check_consistent_length(len(texts), y)
@@ -292,9 +295,33 @@ class TextNetBase(SkorchSklearnMixin, NeuralNet):
 
     def _dataset_for_prediction(self, X) -> TokenizedDataset:
         check_is_fitted(self)
-        texts = check_texts(X)
+        texts = check_texts(X, text_columns=self.text_columns)
         self._check_text_columns(texts)
         return TokenizedDataset(tokenize(self.tokenizer_, texts, self.max_length))
+
+    def explain(self, X) -> list[dict]:
+        """Which tokens the model attended to, per text.
+
+        Uses the last encoder layer's attention from the first token
+        ([CLS]) to every token, averaged over heads, with special tokens left
+        out and the rest renormalized to sum to 1. This is a view of the
+        encoder's attention, not an attribution of the prediction: with
+        ``pooling="mean"`` the head reads every token, not only [CLS].
+
+        Parameters
+        ----------
+        X : texts (or sentence pairs) as in :meth:`fit`
+
+        Returns
+        -------
+        list of dict
+            One per text, in input order: ``"tokens"`` (list of str, the
+            word pieces after truncation at ``max_length``) and ``"weights"``
+            (float32 array of the same length, summing to 1).
+        """
+        from ._explain import first_token_attention
+
+        return first_token_attention(self, self._dataset_for_prediction(X))
 
     def _forward_outputs(self, X) -> np.ndarray:
         """Head outputs for texts ``X``, shape (n_samples, n_outputs), float32."""

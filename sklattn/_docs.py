@@ -12,6 +12,11 @@ checkpoint : str or os.PathLike
     pooling : {"mean", "cls", "max"}, default="mean"
         How token states become one vector: mask-aware mean, first token, or
         mask-aware max.
+    text_columns : str, int, list or None, default=None
+        DataFrame columns (names) or 2-D array columns (positions) holding
+        the texts: one column, or two for sentence pairs. None takes every
+        column of a one- or two-column DataFrame of strings; other columns are
+        rejected (route them through ``ColumnTransformer``).
     dropout : float, default=0.1
         Dropout before the linear head.
     lr : float, default=5e-5

@@ -59,13 +59,56 @@ def _as_2d_object_array(X: Any, what: str) -> np.ndarray:
     raise ValueError(f"{what} must be 1-D or 2-D, got an array of shape {X.shape}.")
 
 
-def check_texts(X: Any, *, what: str = "X") -> np.ndarray:
+def _select_text_columns(X: Any, text_columns: Any, what: str) -> Any:
+    """Pick the text columns of a DataFrame (or 2-D array, by position)."""
+    is_frame = hasattr(X, "columns") and hasattr(X, "iloc")
+    if text_columns is not None:
+        columns = [text_columns] if isinstance(text_columns, (str, int)) else list(text_columns)
+        if not 1 <= len(columns) <= 2:
+            raise ValueError(
+                f"text_columns must name one column (texts) or two (sentence pairs), got {columns}."
+            )
+        if is_frame:
+            missing = [c for c in columns if c not in X.columns]
+            if missing:
+                raise ValueError(
+                    f"text_columns {missing} not found in {what}; its columns are {list(X.columns)}."
+                )
+            return X[columns]
+        array = np.asarray(X, dtype=object)
+        if array.ndim == 2 and all(isinstance(c, (int, np.integer)) for c in columns):
+            return array[:, columns]
+        raise ValueError(
+            f"text_columns={text_columns!r} needs {what} to be a DataFrame (or a 2-D array "
+            "with integer column positions)."
+        )
+    if not is_frame:
+        return X
+    non_text = [
+        c for c in X.columns
+        if not (X[c].dtype == object or str(X[c].dtype) in {"string", "str"})
+    ]
+    if non_text or len(X.columns) > 2:
+        raise ValueError(
+            f"{what} has columns {list(X.columns)}, but sklattn text estimators take one text "
+            "column (or two for sentence pairs)"
+            + (f"; {non_text} are not text" if non_text else "")
+            + ". Pick the text columns with text_columns=[...], or route other columns "
+            "through sklearn.compose.ColumnTransformer."
+        )
+    return X
+
+
+def check_texts(X: Any, *, text_columns: Any = None, what: str = "X") -> np.ndarray:
     """Validate text input and return it as a 2-D object array of ``str``.
 
     Parameters
     ----------
     X : list, tuple, numpy array, pandas Series or DataFrame
         One text per sample, or two (a sentence pair) per sample.
+    text_columns : str, int, list of them, or None
+        Columns of a DataFrame (names) or 2-D array (positions) holding the
+        texts. None takes all columns of a one- or two-column DataFrame.
     what : str
         Name used in error messages.
 
@@ -74,7 +117,7 @@ def check_texts(X: Any, *, what: str = "X") -> np.ndarray:
     texts : ndarray of shape (n_samples, n_columns), dtype object
         ``n_columns`` is 1 for single texts and 2 for sentence pairs.
     """
-    texts = _as_2d_object_array(X, what)
+    texts = _as_2d_object_array(_select_text_columns(X, text_columns, what), what)
     n_samples, n_columns = texts.shape
     if n_samples == 0:
         raise ValueError(f"{what} is empty: at least one text is needed.")
@@ -124,7 +167,7 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
 
 
 def check_consistent_length(n_samples: int, y: Any) -> None:
-    n_targets = len(y)
+    n_targets = y.shape[0] if hasattr(y, "shape") and len(y.shape) else len(y)
     if n_targets != n_samples:
         raise ValueError(
             f"X has {n_samples} samples but y has {n_targets}; pass one target per text."

@@ -198,3 +198,97 @@ def test_sentence_pairs_are_encoded_as_one_input(tiny_checkpoint):
     assert clf.score(list(map(tuple, X_test)), y_test) == clf.score(X_test, y_test)
     with pytest.raises(ValueError, match="fitted on sentence pairs but got single texts"):
         clf.predict(list(X_test[:, 0]))
+
+
+def _multilabel_texts(n: int, seed: int):
+    """Label 0: has a positive word; label 1: has a negative word (both, one or none)."""
+    rng = np.random.default_rng(seed)
+    texts, Y = [], []
+    for _ in range(n):
+        has_pos, has_neg = rng.random() < 0.5, rng.random() < 0.5
+        words = list(rng.choice(["the", "film", "plot", "was", "and"], size=3))
+        words += [rng.choice(POSITIVE)] if has_pos else []
+        words += [rng.choice(NEGATIVE)] if has_neg else []
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        Y.append([int(has_pos), int(has_neg)])
+    return np.array(texts, dtype=object), np.array(Y)
+
+
+def test_multilabel_indicator_y_learns_independent_labels(tiny_checkpoint):
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    X, Y = _multilabel_texts(200, seed=0)
+    X_test, Y_test = _multilabel_texts(200, seed=1)
+    clf = AttentionClassifier(tiny_checkpoint, **{**FAST, "max_epochs": 15}).fit(X, Y)
+    assert clf.multilabel_ and list(clf.classes_) == [0, 1]
+    proba = clf.predict_proba(X_test)
+    assert proba.shape == (200, 2)
+    assert not np.allclose(proba.sum(axis=1), 1.0)  # sigmoid, not softmax
+    predicted = clf.predict(X_test)
+    np.testing.assert_array_equal(predicted, (proba >= 0.5).astype(int))
+    assert f1_score(Y_test, predicted, average="micro") >= 0.9
+    strict = clf.set_params(threshold=0.99).predict(X_test)
+    assert strict.sum() < predicted.sum()
+
+    # MultiLabelBinarizer output (sparse too) and a multi-label scorer in a search.
+    sets = [{name for name, on in zip(("pos", "neg"), row) if on} for row in Y]
+    sparse_Y = MultiLabelBinarizer(sparse_output=True).fit_transform(sets)
+    search = GridSearchCV(AttentionClassifier(tiny_checkpoint, **{**FAST, "max_epochs": 2}),
+                          {"pooling": ["mean", "max"]}, scoring="f1_micro", cv=2).fit(X, sparse_Y)
+    assert 0.0 <= search.best_score_ <= 1.0
+
+
+@pytest.mark.parametrize(
+    "Y, message",
+    [
+        (np.array([[0, 2], [1, 0]] * 4), "0/1 indicator matrix"),
+        (np.array([["a", "b"], ["b", "a"]] * 4), "0/1 indicator matrix"),
+        (np.array([[0.5, 1.0], [1.0, 0.0]] * 4), "0/1 indicator matrix"),
+    ],
+    ids=["two", "strings", "fraction"],
+)
+def test_bad_multilabel_indicator(tiny_checkpoint, Y, message):
+    X, _ = make_sentiment_texts(8)
+    with pytest.raises(ValueError, match=message):
+        AttentionClassifier(tiny_checkpoint, **FAST).fit(X, Y)
+
+
+def test_multilabel_rejects_class_weight(tiny_checkpoint):
+    X, Y = _multilabel_texts(8, seed=0)
+    with pytest.raises(ValueError, match="class_weight is not supported for multi-label"):
+        AttentionClassifier(tiny_checkpoint, class_weight="balanced", **FAST).fit(X, Y)
+
+
+def test_text_columns_select_texts_and_pairs_from_a_dataframe(tiny_checkpoint):
+    X, y = _pairs(160, seed=0)
+    frame = pd.DataFrame({"premise": X[:, 0], "hypothesis": X[:, 1], "id": np.arange(160)})
+    clf = AttentionClassifier(tiny_checkpoint, text_columns=["premise", "hypothesis"], **FAST).fit(frame, y)
+    assert clf.n_text_columns_ == 2
+    X_test, y_test = _pairs(100, seed=1)
+    test_frame = pd.DataFrame({"id": 0, "hypothesis": X_test[:, 1], "premise": X_test[:, 0]})
+    assert clf.score(test_frame, y_test) >= 0.95  # columns found by name, not position
+    single = AttentionClassifier(tiny_checkpoint, text_columns="hypothesis", **{**FAST, "max_epochs": 1})
+    assert single.fit(frame, y).n_text_columns_ == 1
+
+
+def test_explain_returns_normalized_weights_per_token(fitted, tiny_checkpoint):
+    texts = ["the film was good", "awful plot and a very boring story indeed"]
+    before = fitted.predict_proba(texts)
+    implementation = fitted.module_.encoder.config._attn_implementation
+    explanations = fitted.explain(texts)
+    assert fitted.module_.encoder.config._attn_implementation == implementation
+    assert len(explanations) == 2
+    for text, explanation in zip(texts, explanations):
+        assert explanation["tokens"] == fitted.tokenizer_.tokenize(text)
+        assert explanation["weights"].shape == (len(explanation["tokens"]),)
+        assert explanation["weights"].sum() == pytest.approx(1.0, abs=1e-5)
+        assert (explanation["weights"] >= 0).all()
+    # Eager attention was only for this pass: predictions are unchanged.
+    np.testing.assert_allclose(fitted.predict_proba(texts), before, atol=1e-6)
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        AttentionClassifier(tiny_checkpoint).explain(texts)

@@ -52,10 +52,10 @@ def test_bad_X(tiny_checkpoint, X, error, message):
         (["pos", "neg", None, "pos", "neg", "pos", "neg", "pos"], ValueError, "missing label .* row 2"),
         ([1.0, 0.0, np.nan, 1.0, 0.0, 1.0, 0.0, 1.0], ValueError, "missing label .* row 2"),
         (["pos", 1, "neg", 0, "pos", 1, "neg", 0], TypeError, "mixes label types"),
-        (np.ones((8, 3)), ValueError, "1-D"),
+        (np.ones((8, 2, 2)), ValueError, "1-D .* or a 2-D 0/1 indicator"),
         (None, ValueError, "needs targets"),
     ],
-    ids=["length", "one-class", "none-label", "nan-label", "mixed-types", "2d", "none"],
+    ids=["length", "one-class", "none-label", "nan-label", "mixed-types", "3d", "none"],
 )
 def test_bad_classifier_y(tiny_checkpoint, y, error, message):
     with pytest.raises(error, match=message):
@@ -155,3 +155,15 @@ def test_unknown_class_weight_label(tiny_checkpoint):
 def test_unknown_skorch_argument_is_reported(tiny_checkpoint):
     with pytest.raises(ValueError, match="iterator_train_shuffle, did you mean iterator_train__shuffle"):
         AttentionClassifier(tiny_checkpoint, iterator_train_shuffle=True, **OK).fit(X_GOOD, Y_GOOD)
+
+
+def test_dataframe_with_non_text_columns_suggests_column_transformer(tiny_checkpoint):
+    import pandas as pd
+
+    frame = pd.DataFrame({"text": X_GOOD, "stars": range(8)})
+    with pytest.raises(ValueError, match=r"\['stars'\] are not text.*text_columns.*ColumnTransformer"):
+        AttentionClassifier(tiny_checkpoint, **OK).fit(frame, Y_GOOD)
+    with pytest.raises(ValueError, match=r"text_columns \['body'\] not found .* \['text', 'stars'\]"):
+        AttentionClassifier(tiny_checkpoint, text_columns="body", **OK).fit(frame, Y_GOOD)
+    with pytest.raises(ValueError, match="one column .* or two"):
+        AttentionClassifier(tiny_checkpoint, text_columns=["text", "text", "text"], **OK).fit(frame, Y_GOOD)
