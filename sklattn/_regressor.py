@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import torch
-from sklearn.base import RegressorMixin
 
 from ._base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
 from ._docs import fill_doc
+from ._tasks import RegressorTaskMixin
 
 
 @fill_doc
-class AttentionRegressor(RegressorMixin, TextNetBase):
+class AttentionRegressor(RegressorTaskMixin, TextNetBase):
     """Text regressor that fine-tunes a pretrained transformer encoder in ``fit``.
 
     Same training recipe as :class:`AttentionClassifier` with a mean squared
@@ -43,7 +42,6 @@ class AttentionRegressor(RegressorMixin, TextNetBase):
     """
 
     _parameter_constraints = {**TEXT_PARAMETER_CONSTRAINTS, "scale_target": ["boolean"]}
-    _criterion_class = torch.nn.MSELoss
 
     def __init__(
         self,
@@ -95,47 +93,3 @@ class AttentionRegressor(RegressorMixin, TextNetBase):
             optimizer=optimizer,
             **kwargs,
         )
-
-    def _encode_targets(self, y, fitting: bool, classes=None) -> np.ndarray:
-        try:
-            targets = np.asarray(y, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(
-                "y must be numeric for a regressor; for labels use AttentionClassifier."
-            ) from None
-        if targets.ndim not in (1, 2) or targets.size == 0:
-            raise ValueError(f"y must be 1-D or 2-D, got shape {targets.shape}.")
-        bad_rows = np.flatnonzero(~np.isfinite(targets.reshape(len(targets), -1)).all(axis=1))
-        if len(bad_rows):
-            raise ValueError(
-                f"y has NaN or infinite values (first at row {bad_rows[0]}); drop or "
-                "impute those samples before fitting."
-            )
-        columns = targets.reshape(len(targets), -1)  # (n, K)
-        if fitting:
-            self.y_ndim_ = targets.ndim
-            self.n_outputs_ = columns.shape[1]
-            if self.scale_target:
-                self.target_mean_ = columns.mean(axis=0)
-                scale = columns.std(axis=0)
-                self.target_scale_ = np.where(scale > 0, scale, 1.0)
-            else:
-                self.target_mean_ = np.zeros(columns.shape[1])
-                self.target_scale_ = np.ones(columns.shape[1])
-        elif columns.shape[1] != self.n_outputs_:
-            raise ValueError(
-                f"y has {columns.shape[1]} target columns but the model was fitted "
-                f"with {self.n_outputs_}."
-            )
-        return ((columns - self.target_mean_) / self.target_scale_).astype(np.float32)
-
-    def predict(self, X) -> np.ndarray:
-        """Predicted targets, shaped like the ``y`` given to ``fit``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_targets)
-        """
-        outputs = self._forward_outputs(X).astype(np.float64)
-        predictions = outputs * self.target_scale_ + self.target_mean_
-        return predictions.ravel() if self.y_ndim_ == 1 else predictions

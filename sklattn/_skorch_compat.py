@@ -16,9 +16,9 @@ from typing import Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+from torch.utils.data import DataLoader
 
 # skorch constructor arguments that sklattn fixes internally: not user parameters.
 _INTERNAL_SKORCH_ARGS = frozenset({"module", "criterion", "dataset", "predict_nonlinearity"})

@@ -13,7 +13,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import build_tiny_checkpoint, make_sentiment_texts
+from conftest import build_tiny_checkpoint
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -231,3 +231,20 @@ def test_seeding_leaves_global_random_state_alone(tiny_checkpoint, sentiment_dat
 def test_html_repr_shows_changed_parameters(tiny_checkpoint):
     html = make_pipeline(AttentionClassifier(tiny_checkpoint, lr=1e-4))._repr_html_()
     assert "AttentionClassifier" in html and "0.0001" in html
+
+
+def test_pickle_is_lean_and_training_continues_after_loading(tiny_checkpoint, sentiment_data):
+    X, y = sentiment_data
+    clf = AttentionClassifier(tiny_checkpoint, **{**FAST, "max_epochs": 2}).fit(X, y)
+    payload = pickle.dumps(clf)
+    weights_and_tokenizer = len(pickle.dumps(clf.module_.state_dict())) + len(pickle.dumps(clf.tokenizer_))
+    optimizer_state = len(pickle.dumps(clf.optimizer_.state_dict()))
+    assert optimizer_state > 20_000  # what a naive pickle would add
+    # Fixed overhead (history, config, callbacks) only: no optimizer state, no second weight copy.
+    assert len(payload) < weights_and_tokenizer + 20_000
+    assert hasattr(clf, "optimizer_")  # pickling did not strip the live estimator
+    restored = pickle.loads(payload)
+    assert not hasattr(restored, "optimizer_")
+    restored.partial_fit(X, y)
+    assert len(restored.history_) == 4
+    assert restored.score(X, y) >= 0.9

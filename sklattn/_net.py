@@ -1,0 +1,155 @@
+"""SklattnNet: the training recipe shared by every sklattn estimator.
+
+AdamW without decay on biases and norm weights, a warmup-then-linear-decay
+schedule over this fit's real steps, gradient clipping, per-sample loss
+weights, and ``fit``/``partial_fit`` that validate before training. Text and
+tabular estimators subclass it and add their inputs and network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from sklearn.utils.metaestimators import available_if
+from skorch import NeuralNet
+from skorch.callbacks import GradientNormClipping
+from skorch.utils import to_tensor
+
+from ._skorch_compat import SkorchSklearnMixin
+from .callbacks import WarmupLinearSchedule
+
+
+class SklattnNet(SkorchSklearnMixin, NeuralNet):
+    """Base of all sklattn estimators; not public.
+
+    Subclasses implement ``_fit(X, y, sample_weight, continuing, fit_params,
+    classes)``, ``initialize_module`` and ``_forward_outputs``; a task mixin
+    (:mod:`sklattn._tasks`) supplies ``_encode_targets`` and the predictions.
+    """
+
+    _criterion_class: type[torch.nn.Module] = torch.nn.MSELoss
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def set_params(self, **params):
+        # skorch builds callbacks inside set_params; sklearn expects checks at fit time.
+        if "callbacks" in params:
+            self.callbacks = params.pop("callbacks")
+        return super().set_params(**params)
+
+    # ------------------------------------------------------- skorch overrides
+    @property
+    def _default_callbacks(self):
+        return [
+            *super()._default_callbacks,
+            ("lr_schedule", WarmupLinearSchedule()),
+            ("grad_clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm)),
+        ]
+
+    def initialize_criterion(self):
+        self.criterion_ = self._criterion_class(reduction="none")
+        return self
+
+    def initialize_optimizer(self, triggered_directly=None):
+        # No weight decay on biases and LayerNorm weights: exactly the 1-D tensors.
+        decay, no_decay = [], []
+        for _, param in self.get_all_learnable_params():
+            (decay if param.ndim >= 2 else no_decay).append(param)
+        groups = [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+        kwargs = self.get_params_for("optimizer")
+        kwargs.setdefault("lr", self.lr)
+        kwargs.setdefault("weight_decay", self.weight_decay)
+        self.optimizer_ = self.optimizer([g for g in groups if g["params"]], **kwargs)
+        return self
+
+    def get_iterator(self, dataset, training: bool = False):
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = self.get_params_for(prefix)
+        kwargs.setdefault("batch_size", self.batch_size)
+        if training:
+            kwargs.setdefault("shuffle", True)
+        kwargs = self._iterator_kwargs(dataset, training, kwargs)
+        iterator = self.iterator_train if training else self.iterator_valid
+        return iterator(dataset, **kwargs)
+
+    def _iterator_kwargs(self, dataset, training: bool, kwargs: dict) -> dict:
+        """Hook for subclasses to add DataLoader arguments (collate, samplers)."""
+        return kwargs
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, Mapping):  # sample weights are for the loss only
+            x = {name: value for name, value in x.items() if name != "sample_weight"}
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y_true = to_tensor(y_true, device=self.device)
+        losses = self.criterion_(y_pred.float(), y_true)  # (B,) or (B, K)
+        if losses.ndim > 1:
+            losses = losses.flatten(1).mean(dim=1)  # (B,)
+        weights = X.get("sample_weight") if isinstance(X, Mapping) else None
+        if weights is not None:
+            losses = losses * to_tensor(weights, device=self.device)
+        return losses.mean()
+
+    def _loss_weights(self, targets: np.ndarray, sample_weight: np.ndarray | None):
+        """Per-sample loss weights normalised to mean 1, or None when uniform."""
+        if sample_weight is None:
+            return None
+        return (sample_weight / sample_weight.mean()).astype(np.float32)
+
+    @available_if(lambda self: False)
+    def predict_proba(self, X):  # skorch's; only classifiers provide a real one
+        raise AttributeError("predict_proba")
+
+    def _ensure_optimizer(self) -> None:
+        """Unpickled estimators carry no optimizer (see ``__getstate__``): rebuild it."""
+        if not hasattr(self, "optimizer_"):
+            self._initialize_optimizer()
+
+    def __getstate__(self) -> dict:
+        # Pickles hold the weights once and no AdamW moments (2x the weights);
+        # training after unpickling starts a fresh optimizer.
+        optimizer = self.__dict__.pop("optimizer_", None)
+        try:
+            return super().__getstate__()
+        finally:
+            if optimizer is not None:
+                self.__dict__["optimizer_"] = optimizer
+
+    # ------------------------------------------------------------- fitting
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Train on ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs (texts for the text estimators, numbers for the tabular ones).
+        y : array-like
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample in the loss.
+        **fit_params : dict
+            Passed on to skorch.
+
+        Returns
+        -------
+        self
+        """
+        continuing = self.warm_start and self.initialized_
+        return self._fit(X, y, sample_weight, continuing, fit_params)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initializing a fitted model.
+
+        The first call initializes like ``fit``. Parameters as in :meth:`fit`;
+        ``classes`` (classifiers only) declares every label on the first call.
+        """
+        return self._fit(X, y, sample_weight, bool(self.initialized_), fit_params, classes)
+
+    def _fit(self, X, y, sample_weight, continuing, fit_params, classes=None):
+        raise NotImplementedError
