@@ -1,0 +1,344 @@
+"""AttentionEmbedder: texts to fixed-size vectors with a pretrained encoder.
+
+``fit`` loads the tokenizer and encoder (and optionally fine-tunes the encoder
+through :class:`AttentionClassifier` / :class:`AttentionRegressor`);
+``transform`` tokenizes, sorts texts by length so each batch pads as little as
+possible, pools the last hidden states, and restores the input order.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.utils._param_validation import StrOptions, validate_parameter_constraints
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import _check_feature_names, check_is_fitted
+from torch.utils.data import DataLoader, Subset
+
+from ._base import TEXT_PARAMETER_CONSTRAINTS
+from ._checkpoint import (
+    load_config,
+    load_encoder,
+    load_tokenizer,
+    position_limit,
+    resolve_checkpoint,
+)
+from ._data import PadCollate, TokenizedDataset, length_order, tokenize
+from ._modules import pool
+from ._skorch_compat import resolve_seed, seeded
+from ._validation import check_texts
+
+_FINE_TUNE_TASKS = {"classification", "regression"}
+
+
+class AttentionEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Turn texts into fixed-size vectors with a pretrained transformer encoder.
+
+    ``fit`` loads the tokenizer and encoder of ``checkpoint``; by default it
+    trains nothing and ignores ``y``. ``transform`` returns one pooled (and by
+    default L2-normalized) vector per text, so the embedder can feed any
+    scikit-learn estimator, alone or inside a ``ColumnTransformer`` next to
+    numeric columns.
+
+    With ``fine_tune`` set and ``y`` given, ``fit`` first fine-tunes the
+    encoder on the supervised task by fitting an :class:`AttentionClassifier`
+    (discrete ``y``) or :class:`AttentionRegressor` (continuous ``y``) with
+    the same checkpoint, ``max_length`` and ``pooling``, then keeps its
+    encoder and drops the head. We chose this over contrastive fine-tuning
+    (SetFit-style sentence pairs) because it reuses the tested training loop
+    of those estimators (warmup schedule, clipping, seeding, bf16) and uses
+    exactly the signal a scikit-learn user has: labels or targets per text,
+    with no pair mining or extra hyperparameters.
+
+    Parameters
+    ----------
+    checkpoint : str or os.PathLike
+        Hugging Face hub id or a local directory written by
+        ``save_pretrained``. Loaded in ``fit``, never in ``__init__``.
+    max_length : int, default=128
+        Maximum tokens per text, special tokens included; longer texts are
+        truncated. Batches are padded only to their own longest text.
+    pooling : {"mean", "cls", "max"}, default="mean"
+        How token states become one vector: mask-aware mean, first token, or
+        mask-aware max.
+    normalize : bool, default=True
+        Scale every output vector to unit L2 norm (cosine geometry).
+    batch_size : int, default=32
+        Texts per forward pass (and per optimizer step when fine-tuning).
+    precision : {"fp32", "bf16"}, default="fp32"
+        ``"bf16"`` runs the encoder under bfloat16 autocast; the output is
+        always float32.
+    device : str or torch.device, default="cpu"
+        Where the encoder runs, e.g. ``"cuda"``.
+    fine_tune : bool or {"classification", "regression"}, default=False
+        Fine-tune the encoder on ``y`` in ``fit``. ``True`` picks the task
+        from ``y`` with :func:`sklearn.utils.multiclass.type_of_target`:
+        ``"continuous"`` targets train a regressor, anything else a
+        classifier. ``False`` ignores ``y``.
+    max_epochs : int, default=3
+        Fine-tuning epochs; unused when ``fine_tune=False``.
+    lr : float, default=5e-5
+        Peak fine-tuning learning rate of AdamW; unused when ``fine_tune=False``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds fine-tuning (head initialization, dropout, shuffling) and any
+        weights the checkpoint lacks. The same value gives the same vectors.
+    fine_tune_params : dict or None, default=None
+        Further parameters of the internal estimator, e.g.
+        ``{"dropout": 0.2, "class_weight": "balanced", "verbose": 1}``.
+
+    Attributes
+    ----------
+    encoder_ : transformers.PreTrainedModel
+        The (possibly fine-tuned) encoder, in eval mode; pickled with the
+        embedder.
+    tokenizer_ : transformers tokenizer
+        Tokenizer loaded from the checkpoint; pickled with the embedder.
+    checkpoint_path_ : str
+        Where the weights were loaded from.
+    n_features_in_ : int
+        Always 1: one text column.
+    feature_names_in_ : ndarray of shape (1,)
+        Name of the text column, when ``X`` was a DataFrame with string
+        column names.
+    fine_tune_history_ : skorch.History or None
+        Training records of the fine-tuning run; None without fine-tuning.
+
+    Notes
+    -----
+    With fine-tuning, ``fit_transform`` returns embeddings of the very texts
+    the encoder was trained on, which separate the classes better than
+    embeddings of unseen texts will. A downstream model fitted on them (in a
+    ``Pipeline``) can be overconfident; cross-validate the whole pipeline.
+
+    Each ``fit`` embeds again; in a grid search over the downstream model
+    only, pass ``Pipeline(memory=...)`` to cache the fitted embedder.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklattn import AttentionEmbedder
+    >>> pipe = make_pipeline(AttentionEmbedder("path/to/checkpoint"),
+    ...                      LogisticRegression())  # doctest: +SKIP
+    >>> pipe.fit(["good film", "awful plot"], ["pos", "neg"])  # doctest: +SKIP
+    >>> AttentionEmbedder("path/to/checkpoint").fit_transform(["a text"]).shape  # doctest: +SKIP
+    (1, 384)
+    """
+
+    _parameter_constraints: dict[str, list] = {
+        **{
+            name: TEXT_PARAMETER_CONSTRAINTS[name]
+            for name in ("checkpoint", "max_length", "pooling", "batch_size", "precision",
+                         "device", "max_epochs", "lr", "random_state")
+        },
+        "normalize": ["boolean"],
+        "fine_tune": ["boolean", StrOptions(_FINE_TUNE_TASKS)],
+        "fine_tune_params": [dict, None],
+    }
+
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike,
+        *,
+        max_length: int = 128,
+        pooling: str = "mean",
+        normalize: bool = True,
+        batch_size: int = 32,
+        precision: str = "fp32",
+        device: str | torch.device = "cpu",
+        fine_tune: bool | str = False,
+        max_epochs: int = 3,
+        lr: float = 5e-5,
+        random_state=None,
+        fine_tune_params: dict | None = None,
+    ) -> None:
+        self.checkpoint = checkpoint
+        self.max_length = max_length
+        self.pooling = pooling
+        self.normalize = normalize
+        self.batch_size = batch_size
+        self.precision = precision
+        self.device = device
+        self.fine_tune = fine_tune
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.random_state = random_state
+        self.fine_tune_params = fine_tune_params
+
+    # ------------------------------------------------------------------ tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.transformer_tags.preserves_dtype = []  # text in, float32 out
+        tags.non_deterministic = bool(self.fine_tune) and self.random_state is None
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "encoder_") and hasattr(self, "tokenizer_")
+
+    @property
+    def _n_features_out(self) -> int:
+        """Width of the vectors, read by ``get_feature_names_out``."""
+        return int(self.encoder_.config.hidden_size)
+
+    # --------------------------------------------------------------- fitting
+    def fit(self, X, y=None):
+        """Load the tokenizer and encoder; fine-tune on ``y`` if ``fine_tune`` is set.
+
+        Parameters
+        ----------
+        X : list, array or Series of str, or DataFrame with one text column
+            Texts; only used (for training) when fine-tuning.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
+            Labels or targets for fine-tuning; ignored when ``fine_tune=False``.
+
+        Returns
+        -------
+        self
+        """
+        validate_parameter_constraints(
+            self._parameter_constraints, self.get_params(deep=False), type(self).__name__
+        )
+        texts = self._check_texts(X, reset=True)
+        for name in ("encoder_", "tokenizer_", "checkpoint_path_"):
+            self.__dict__.pop(name, None)  # a failed refit must not look fitted
+        if self.fine_tune:
+            encoder, tokenizer, path, history = self._fine_tuned_encoder(texts, y)
+        else:
+            encoder, tokenizer, path = self._pretrained_encoder()
+            history = None
+        self.fine_tune_history_ = history
+        self.checkpoint_path_ = path
+        self.tokenizer_ = tokenizer
+        self.encoder_ = encoder.to(self.device).eval()
+        return self
+
+    def _pretrained_encoder(self):
+        path = resolve_checkpoint(self.checkpoint)
+        config = load_config(path)
+        tokenizer = load_tokenizer(path)
+        limit = position_limit(config, tokenizer)
+        if limit is not None and self.max_length > limit:
+            raise ValueError(
+                f"max_length={self.max_length} exceeds the {limit} positions that checkpoint "
+                f"{self.checkpoint!r} supports; set max_length to at most {limit}."
+            )
+        with seeded(resolve_seed(self.random_state)):  # weights the checkpoint lacks
+            encoder = load_encoder(path, config=config)
+        return encoder, tokenizer, path
+
+    def _fine_tuned_encoder(self, texts: np.ndarray, y):
+        from ._classifier import AttentionClassifier
+        from ._regressor import AttentionRegressor
+
+        if y is None:
+            raise ValueError(
+                f"fine_tune={self.fine_tune!r} needs targets: call fit(X, y), or set "
+                "fine_tune=False to embed with the pretrained encoder as is."
+            )
+        task = self.fine_tune
+        if task is True:
+            kind = type_of_target(y, input_name="y")
+            task = "regression" if kind.startswith("continuous") else "classification"
+        estimator_class = AttentionRegressor if task == "regression" else AttentionClassifier
+        params = dict(
+            max_length=self.max_length, pooling=self.pooling, lr=self.lr,
+            max_epochs=self.max_epochs, batch_size=self.batch_size, precision=self.precision,
+            random_state=self.random_state, device=self.device,
+        )
+        extra = dict(self.fine_tune_params or {})
+        clash = sorted(set(extra) & (set(params) | {"checkpoint"}))
+        if clash:
+            raise ValueError(
+                f"fine_tune_params sets {clash}, which are parameters of "
+                f"{type(self).__name__} itself; set them there instead."
+            )
+        estimator = estimator_class(self.checkpoint, **params, **extra)
+        estimator.fit(texts[:, 0], y)
+        return (estimator.module_.encoder, estimator.tokenizer_,
+                estimator.checkpoint_path_, estimator.history_)
+
+    # ------------------------------------------------------------- transform
+    def transform(self, X) -> np.ndarray:
+        """Embed texts.
+
+        Parameters
+        ----------
+        X : list, array or Series of str, or DataFrame with one text column
+
+        Returns
+        -------
+        ndarray of shape (n_samples, hidden_size), dtype float32
+            One vector per text, in input order; unit L2 norm when
+            ``normalize=True``.
+        """
+        check_is_fitted(self)
+        texts = self._check_texts(X, reset=False)
+        dataset = TokenizedDataset(tokenize(self.tokenizer_, texts, self.max_length))
+        order = length_order(dataset)
+        pad = self.tokenizer_.pad_token_id
+        loader = DataLoader(Subset(dataset, order.tolist()), batch_size=self.batch_size,
+                            collate_fn=PadCollate(0 if pad is None else int(pad)))
+        device = next(self.encoder_.parameters()).device
+        chunks = []
+        with torch.inference_mode(), torch.autocast(
+            device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
+        ):
+            for batch, _ in loader:
+                batch = {name: tensor.to(device) for name, tensor in batch.items()}
+                hidden = self.encoder_(**batch).last_hidden_state  # (B, T, H)
+                vectors = pool(hidden, batch["attention_mask"], self.pooling).float()  # (B, H)
+                if self.normalize:
+                    vectors = torch.nn.functional.normalize(vectors, p=2.0, dim=1)
+                chunks.append(vectors.cpu())
+        embeddings = torch.cat(chunks).numpy()  # (N, H), length order
+        restored = np.empty_like(embeddings)
+        restored[order] = embeddings
+        return restored
+
+    def _check_texts(self, X, reset: bool) -> np.ndarray:
+        """Validate single texts; record (reset) or check the DataFrame column name."""
+        texts = check_texts(X)
+        if texts.shape[1] != 1:
+            raise ValueError(
+                f"{type(self).__name__} embeds one text column, but X has {texts.shape[1]} "
+                "columns. To embed several text columns, give each its own "
+                "AttentionEmbedder in a sklearn.compose.ColumnTransformer."
+            )
+        _check_feature_names(self, X, reset=reset)
+        if reset:
+            self.n_features_in_ = 1
+        return texts
+
+    # ----------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = super().__getstate__()
+        encoder = state.get("encoder_")
+        if encoder is not None and next(encoder.parameters()).device.type != "cpu":
+            # Pickles must load on machines without the training device.
+            state["encoder_"] = copy.deepcopy(encoder).to("cpu")
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        encoder = state.get("encoder_")
+        if encoder is None:
+            return
+        device = torch.device(self.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            warnings.warn(
+                f"{type(self).__name__} was saved with device={self.device!r} but CUDA is "
+                "not available; the encoder stays on the CPU.", UserWarning, stacklevel=2,
+            )
+            return
+        self.encoder_ = encoder.to(device)
