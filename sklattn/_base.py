@@ -24,13 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from torch.utils.data import Subset
 
-from ._checkpoint import (
-    load_config,
-    load_encoder,
-    load_tokenizer,
-    position_limit,
-    resolve_checkpoint,
-)
+from ._checkpoint import load_encoder, load_tokenizer_checked
 from ._data import (
     LengthGroupedBatchSampler,
     PadCollate,
@@ -187,16 +181,8 @@ class TextNetBase(SklattnNet):
         return self
 
     def _load_pretrained(self) -> None:
-        """Resolve the checkpoint, load tokenizer and config, check ``max_length``."""
-        self.checkpoint_path_ = resolve_checkpoint(self.checkpoint)
-        config = load_config(self.checkpoint_path_)
-        self.tokenizer_ = load_tokenizer(self.checkpoint_path_)
-        limit = position_limit(config, self.tokenizer_)
-        if limit is not None and self.max_length > limit:
-            raise ValueError(
-                f"max_length={self.max_length} exceeds the {limit} positions that checkpoint "
-                f"{self.checkpoint!r} supports; set max_length to at most {limit}."
-            )
+        """Resolve the checkpoint, load the tokenizer, check ``max_length``."""
+        self.checkpoint_path_, _, self.tokenizer_ = load_tokenizer_checked(self.checkpoint, self.max_length)
 
     @property
     def _pad_token_id(self) -> int:

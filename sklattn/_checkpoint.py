@@ -146,3 +146,25 @@ def position_limit(config, tokenizer) -> int | None:
     if isinstance(model_max, int) and 0 < model_max < 1_000_000:
         limits.append(model_max)
     return min(limits) if limits else None
+
+
+def load_tokenizer_checked(checkpoint, max_length: int):
+    """Resolve ``checkpoint``, load its config and tokenizer, and check ``max_length``.
+
+    Returns
+    -------
+    path : str
+        Resolved checkpoint (local directory or cached hub id).
+    config : transformers.PretrainedConfig
+    tokenizer : transformers tokenizer
+    """
+    path = resolve_checkpoint(checkpoint)
+    config = load_config(path)
+    tokenizer = load_tokenizer(path)
+    limit = position_limit(config, tokenizer)
+    if limit is not None and max_length > limit:
+        raise ValueError(
+            f"max_length={max_length} exceeds the {limit} positions that checkpoint "
+            f"{checkpoint!r} supports; set max_length to at most {limit}."
+        )
+    return path, config, tokenizer

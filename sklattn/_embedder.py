@@ -25,13 +25,7 @@ from sklearn.utils.validation import _check_feature_names, check_is_fitted
 from torch.utils.data import DataLoader, Subset
 
 from ._base import TEXT_PARAMETER_CONSTRAINTS
-from ._checkpoint import (
-    load_config,
-    load_encoder,
-    load_tokenizer,
-    position_limit,
-    resolve_checkpoint,
-)
+from ._checkpoint import load_encoder, load_tokenizer_checked
 from ._data import PadCollate, TokenizedDataset, length_order, tokenize
 from ._modules import pool
 from ._skorch_compat import resolve_seed, seeded
@@ -224,15 +218,7 @@ class AttentionEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         return self
 
     def _pretrained_encoder(self):
-        path = resolve_checkpoint(self.checkpoint)
-        config = load_config(path)
-        tokenizer = load_tokenizer(path)
-        limit = position_limit(config, tokenizer)
-        if limit is not None and self.max_length > limit:
-            raise ValueError(
-                f"max_length={self.max_length} exceeds the {limit} positions that checkpoint "
-                f"{self.checkpoint!r} supports; set max_length to at most {limit}."
-            )
+        path, config, tokenizer = load_tokenizer_checked(self.checkpoint, self.max_length)
         with seeded(resolve_seed(self.random_state)):  # weights the checkpoint lacks
             encoder = load_encoder(path, config=config)
         return encoder, tokenizer, path
@@ -251,11 +237,11 @@ class AttentionEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             kind = type_of_target(y, input_name="y")
             task = "regression" if kind.startswith("continuous") else "classification"
         estimator_class = AttentionRegressor if task == "regression" else AttentionClassifier
-        params = dict(
-            max_length=self.max_length, pooling=self.pooling, lr=self.lr,
-            max_epochs=self.max_epochs, batch_size=self.batch_size, precision=self.precision,
-            random_state=self.random_state, device=self.device,
-        )
+        params = {
+            "max_length": self.max_length, "pooling": self.pooling, "lr": self.lr,
+            "max_epochs": self.max_epochs, "batch_size": self.batch_size, "precision": self.precision,
+            "random_state": self.random_state, "device": self.device,
+        }
         extra = dict(self.fine_tune_params or {})
         clash = sorted(set(extra) & (set(params) | {"checkpoint"}))
         if clash:

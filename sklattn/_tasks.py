@@ -188,7 +188,7 @@ class RegressorTaskMixin(RegressorMixin):
             targets = np.asarray(y, dtype=np.float64)
         except (TypeError, ValueError):
             raise TypeError(
-                "y must be numeric for a regressor; for labels use AttentionClassifier."
+                "y must be numeric for a regressor; for labels use a classifier."
             ) from None
         if targets.ndim not in (1, 2) or targets.size == 0:
             raise ValueError(f"y must be 1-D or 2-D, got shape {targets.shape}.")

@@ -68,6 +68,16 @@ def build_tiny_checkpoint(path) -> str:
     return str(path)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Tiny models gain nothing from threads, and on shared cores two spinning
+    OpenMP threads per process slowed training steps here 10-20x."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> str:
     return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-bert"))

@@ -112,7 +112,7 @@ def test_y_is_ignored_without_fine_tune(tiny_checkpoint, embedder):
 def test_fine_tune_changes_embeddings_and_helps_a_linear_model(tiny_checkpoint, sentiment_data):
     X, y = sentiment_data  # 160 texts
     X_test, y_test = make_sentiment_texts(200, seed=1)
-    common = dict(max_length=32, batch_size=16, random_state=0)
+    common = {"max_length": 32, "batch_size": 16, "random_state": 0}
     frozen = AttentionEmbedder(tiny_checkpoint, **common).fit(X, y)
     tuned = AttentionEmbedder(tiny_checkpoint, fine_tune=True, max_epochs=8, lr=2e-3, **common).fit(X, y)
     assert np.abs(frozen.transform(X_test) - tuned.transform(X_test)).max() > 0.1
@@ -255,8 +255,9 @@ def test_fine_tuned_pickle_loads_in_fresh_offline_process_without_checkpoint(tmp
     shutil.rmtree(ckpt)
     code = SUBPROCESS_LOAD.format(model=str(tmp_path / "emb.pkl"), out=str(tmp_path / "out.npy"),
                                   texts=str(tmp_path / "texts.npy"))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                            timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), emb.transform(X))
 

@@ -16,8 +16,6 @@ from sklearn.utils import get_tags
 
 from sklattn import TabularAttentionClassifier, TabularAttentionRegressor
 
-torch.set_num_threads(1)  # tiny networks: threads only add overhead
-
 TINY = dict(d_model=8, n_heads=2, n_layers=1, max_epochs=8, lr=1e-2, batch_size=64, random_state=0)
 
 

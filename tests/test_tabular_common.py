@@ -5,12 +5,9 @@ Instances use a tiny network (d_model=8, one layer) so the whole suite stays fas
 
 from __future__ import annotations
 
-import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklattn import TabularAttentionClassifier, TabularAttentionRegressor
-
-torch.set_num_threads(1)  # tiny networks: threads only add overhead
 
 TINY = dict(d_model=8, n_heads=2, n_layers=1, max_epochs=15, lr=1e-2, batch_size=64, random_state=0)
 
