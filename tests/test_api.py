@@ -248,3 +248,25 @@ def test_pickle_is_lean_and_training_continues_after_loading(tiny_checkpoint, se
     restored.partial_fit(X, y)
     assert len(restored.history_) == 4
     assert restored.score(X, y) >= 0.9
+
+
+def test_sample_weight_reaches_fit_through_pipeline_and_grid_search(tiny_checkpoint, sentiment_data, monkeypatch):
+    from sklattn._net import SklattnNet
+
+    X, y = sentiment_data
+    seen = []
+    original = SklattnNet._loss_weights
+
+    def spy(self, targets, sample_weight):
+        seen.append(None if sample_weight is None else len(sample_weight))
+        return original(self, targets, sample_weight)
+
+    monkeypatch.setattr(SklattnNet, "_loss_weights", spy)
+    weights = np.linspace(0.5, 2.0, len(X))
+    pipe = make_pipeline(AttentionClassifier(tiny_checkpoint, **{**FAST, "max_epochs": 1}))
+    pipe.fit(X, y, attentionclassifier__sample_weight=weights)
+    assert seen == [len(X)]
+    seen.clear()
+    GridSearchCV(AttentionClassifier(tiny_checkpoint, **{**FAST, "max_epochs": 1}),
+                 {"pooling": ["mean"]}, cv=2).fit(X, y, sample_weight=weights)
+    assert seen == [len(X) // 2, len(X) // 2, len(X)]  # sliced per fold, then the refit
