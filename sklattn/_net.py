@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
-from skorch.callbacks import GradientNormClipping
+from skorch.callbacks import GradientNormClipping, PrintLog
 from skorch.utils import to_tensor
 
 from ._skorch_compat import SkorchSklearnMixin
@@ -45,8 +45,14 @@ class SklattnNet(SkorchSklearnMixin, NeuralNet):
     # ------------------------------------------------------- skorch overrides
     @property
     def _default_callbacks(self):
+        # The per-epoch "lr" (~1e-5) would print as 0.0000 in the epoch table: keep it in
+        # history_ only.
+        skorch_defaults = [
+            (name, PrintLog(keys_ignored="lr") if name == "print_log" else callback)
+            for name, callback in super()._default_callbacks
+        ]
         return [
-            *super()._default_callbacks,
+            *skorch_defaults,
             ("lr_schedule", WarmupLinearSchedule()),
             ("grad_clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm)),
         ]
