@@ -18,7 +18,6 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
-    validate_parameter_constraints,
 )
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
@@ -36,7 +35,12 @@ from ._data import (
 from ._modules import POOLING_MODES, EncoderWithHead
 from ._net import SklattnNet
 from ._skorch_compat import resolve_seed, seeded
-from ._validation import check_consistent_length, check_sample_weight, check_texts
+from ._validation import (
+    check_consistent_length,
+    check_sample_weight,
+    check_texts,
+    validate_params,
+)
 
 TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "checkpoint": [str, os.PathLike],
@@ -155,9 +159,7 @@ class TextNetBase(SklattnNet):
             return super().infer(x, **fit_params)
 
     def _fit(self, X, y, sample_weight, continuing, fit_params, classes=None):
-        validate_parameter_constraints(
-            self._parameter_constraints, self.get_params(deep=False), type(self).__name__
-        )
+        validate_params(self)
         texts = check_texts(X, text_columns=self.text_columns)
         if y is None:
             raise ValueError(f"{type(self).__name__} needs targets: call fit(X, y).")

@@ -19,7 +19,7 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.utils._param_validation import StrOptions, validate_parameter_constraints
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _check_feature_names, check_is_fitted
 from torch.utils.data import DataLoader, Subset
@@ -29,7 +29,7 @@ from ._checkpoint import load_encoder, load_tokenizer_checked
 from ._data import PadCollate, TokenizedDataset, length_order, tokenize
 from ._modules import pool
 from ._skorch_compat import resolve_seed, seeded
-from ._validation import check_texts
+from ._validation import check_texts, validate_params
 
 _FINE_TUNE_TASKS = {"classification", "regression"}
 
@@ -200,9 +200,7 @@ class AttentionEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         -------
         self
         """
-        validate_parameter_constraints(
-            self._parameter_constraints, self.get_params(deep=False), type(self).__name__
-        )
+        validate_params(self)
         texts = self._check_texts(X, reset=True)
         for name in ("encoder_", "tokenizer_", "checkpoint_path_"):
             self.__dict__.pop(name, None)  # a failed refit must not look fitted

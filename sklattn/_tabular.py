@@ -19,7 +19,6 @@ from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     StrOptions,
-    validate_parameter_constraints,
 )
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -30,7 +29,7 @@ from ._net import SklattnNet
 from ._skorch_compat import resolve_seed, seeded
 from ._tabular_modules import TABULAR_POOLING_MODES, TabularAttentionNet
 from ._tasks import ClassifierTaskMixin, RegressorTaskMixin
-from ._validation import check_sample_weight
+from ._validation import check_sample_weight, validate_params
 
 TABULAR_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "d_model": [Interval(Integral, 1, None, closed="left")],
@@ -216,9 +215,7 @@ class _TabularNetBase(SklattnNet):
         return self
 
     def _fit(self, X, y, sample_weight, continuing, fit_params, classes=None):
-        validate_parameter_constraints(
-            self._parameter_constraints, self.get_params(deep=False), type(self).__name__
-        )
+        validate_params(self)
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}; "

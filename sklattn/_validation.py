@@ -10,6 +10,7 @@ import numbers
 from typing import Any
 
 import numpy as np
+import torch
 
 _TEXT_INPUT_HELP = (
     "Pass a list, 1-D numpy array or pandas Series of strings (or a DataFrame "
@@ -171,4 +172,29 @@ def check_consistent_length(n_samples: int, y: Any) -> None:
     if n_targets != n_samples:
         raise ValueError(
             f"X has {n_samples} samples but y has {n_targets}; pass one target per text."
+        )
+
+
+def validate_params(estimator) -> None:
+    """Check an estimator's parameters against its ``_parameter_constraints``.
+
+    Also checks that a requested accelerator exists, so ``device="cuda"`` on a
+    machine without a GPU fails with a clear message before any loading.
+    """
+    from sklearn.utils._param_validation import validate_parameter_constraints
+
+    validate_parameter_constraints(
+        estimator._parameter_constraints, estimator.get_params(deep=False), type(estimator).__name__
+    )
+    device = getattr(estimator, "device", "cpu")
+    try:
+        device_type = torch.device(device).type
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:N'."
+        ) from None
+    if device_type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} but no CUDA GPU is available here; use device='cpu' "
+            "(or install a CUDA build of PyTorch on a GPU machine)."
         )

@@ -167,3 +167,15 @@ def test_dataframe_with_non_text_columns_suggests_column_transformer(tiny_checkp
         AttentionClassifier(tiny_checkpoint, text_columns="body", **OK).fit(frame, Y_GOOD)
     with pytest.raises(ValueError, match="one column .* or two"):
         AttentionClassifier(tiny_checkpoint, text_columns=["text", "text", "text"], **OK).fit(frame, Y_GOOD)
+
+
+@pytest.mark.parametrize("estimator_class", [AttentionClassifier, AttentionRegressor])
+def test_cuda_device_without_gpu_or_bad_device(estimator_class, tiny_checkpoint, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    y = Y_GOOD if estimator_class is AttentionClassifier else np.arange(8.0)
+    with pytest.raises(ValueError, match="device='cuda' but no CUDA GPU is available"):
+        estimator_class(tiny_checkpoint, **{**OK, "device": "cuda"}).fit(X_GOOD, y)
+    with pytest.raises(ValueError, match="device='gpu0' is not a torch device"):
+        estimator_class(tiny_checkpoint, **{**OK, "device": "gpu0"}).fit(X_GOOD, y)

@@ -185,3 +185,12 @@ def test_regressor_multi_output_and_target_scaling(digits):
 def test_invalid_architecture_message():
     with pytest.raises(ValueError, match="d_model=10 must be divisible by n_heads=4"):
         TabularAttentionClassifier(d_model=10).fit(np.zeros((4, 2)), [0, 1, 0, 1])
+
+
+def test_cuda_device_without_gpu_is_a_clear_error(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match="no CUDA GPU is available"):
+        TabularAttentionRegressor(device="cuda").fit(X, X[:, 0])
