@@ -20,7 +20,6 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNet
 from torch.utils.data import Subset
 
 from ._checkpoint import load_encoder, load_tokenizer_checked
@@ -34,7 +33,6 @@ from ._data import (
 )
 from ._modules import POOLING_MODES, EncoderWithHead
 from ._net import SklattnNet
-from ._skorch_compat import resolve_seed, seeded
 from ._validation import (
     check_consistent_length,
     check_sample_weight,
@@ -173,13 +171,8 @@ class TextNetBase(SklattnNet):
             self._load_pretrained()
             self.n_text_columns_ = texts.shape[1]
         weights = self._loss_weights(targets, weights)
-        if continuing:
-            self._ensure_optimizer()
         dataset = TokenizedDataset(tokenize(self.tokenizer_, texts, self.max_length), targets, weights)
-        with seeded(resolve_seed(self.random_state)):
-            if not continuing:
-                self.initialize()
-            NeuralNet.partial_fit(self, dataset, targets, **fit_params)
+        self._train(dataset, targets, continuing, fit_params)
         return self
 
     def _load_pretrained(self) -> None:

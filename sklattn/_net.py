@@ -17,7 +17,7 @@ from skorch import NeuralNet
 from skorch.callbacks import GradientNormClipping, PrintLog
 from skorch.utils import to_tensor
 
-from ._skorch_compat import SkorchSklearnMixin
+from ._skorch_compat import SkorchSklearnMixin, resolve_seed, seeded
 from .callbacks import WarmupLinearSchedule
 
 
@@ -112,10 +112,18 @@ class SklattnNet(SkorchSklearnMixin, NeuralNet):
     def predict_proba(self, X):  # skorch's; only classifiers provide a real one
         raise AttributeError("predict_proba")
 
-    def _ensure_optimizer(self) -> None:
-        """Unpickled estimators carry no optimizer (see ``__getstate__``): rebuild it."""
-        if not hasattr(self, "optimizer_"):
+    def _train(self, data, targets: np.ndarray, continuing: bool, fit_params: dict) -> None:
+        """Seeded: initialize (unless continuing), then run skorch's training loop.
+
+        Unpickled estimators carry no optimizer (see ``__getstate__``); a
+        continued fit rebuilds it.
+        """
+        if continuing and not hasattr(self, "optimizer_"):
             self._initialize_optimizer()
+        with seeded(resolve_seed(self.random_state)):
+            if not continuing:
+                self.initialize()
+            NeuralNet.partial_fit(self, data, targets, **fit_params)
 
     def __getstate__(self) -> dict:
         # Pickles hold the weights once and no AdamW moments (2x the weights);

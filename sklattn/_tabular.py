@@ -22,11 +22,9 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 from ._net import SklattnNet
-from ._skorch_compat import resolve_seed, seeded
 from ._tabular_modules import TABULAR_POOLING_MODES, TabularAttentionNet
 from ._tasks import ClassifierTaskMixin, RegressorTaskMixin
 from ._validation import check_sample_weight, validate_params
@@ -232,14 +230,9 @@ class _TabularNetBase(SklattnNet):
             self._fit_scaling(X)
         data = {"x": self._standardize(X)}
         weights = self._loss_weights(targets, weights)
-        if continuing:
-            self._ensure_optimizer()
         if weights is not None:
             data["sample_weight"] = weights
-        with seeded(resolve_seed(self.random_state)):
-            if not continuing:
-                self.initialize()
-            NeuralNet.partial_fit(self, data, targets, **fit_params)
+        self._train(data, targets, continuing, fit_params)
         return self
 
     def _fit_scaling(self, X: np.ndarray) -> None:
