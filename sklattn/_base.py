@@ -138,9 +138,13 @@ class TextNetBase(SklattnNet):
                 f"{type(self).__name__} builds its network from the data; call fit "
                 "instead of initialize()."
             )
-        encoder = load_encoder(self.checkpoint_path_)
+        encoder = self._build_encoder()
         self.module_ = EncoderWithHead(encoder, self.n_outputs_, self.pooling, self.dropout)
         return self
+
+    def _build_encoder(self) -> torch.nn.Module:
+        """The bare encoder the head sits on: pretrained weights from the checkpoint."""
+        return load_encoder(self.checkpoint_path_)
 
     def _iterator_kwargs(self, dataset, training: bool, kwargs: dict) -> dict:
         kwargs.setdefault("collate_fn", PadCollate(self._pad_token_id))
