@@ -24,12 +24,20 @@ from torch.utils.data import Subset
 
 from ._checkpoint import load_encoder, load_tokenizer_checked
 from ._data import (
+    LONG_TEXT_MODES,
     LengthGroupedBatchSampler,
     PadCollate,
     TokenizedDataset,
     dataset_lengths,
     length_order,
+    special_token_count,
     tokenize,
+)
+from ._finetune import (
+    FINETUNE_MODES,
+    add_lora_adapters,
+    freeze_for_strategy,
+    layerwise_groups,
 )
 from ._modules import POOLING_MODES, EncoderWithHead
 from ._net import SklattnNet
@@ -45,8 +53,19 @@ TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "max_length": [Interval(Integral, 2, None, closed="left")],
     "pooling": [StrOptions(set(POOLING_MODES))],
     "text_columns": [str, Integral, list, tuple, None],
+    "long_text": [StrOptions(set(LONG_TEXT_MODES))],
+    "stride": [Interval(Integral, 0, None, closed="left"), None],
+    "max_chunks": [Interval(Integral, 1, None, closed="left"), None],
+    "finetune": [StrOptions(set(FINETUNE_MODES))],
+    "trainable_layers": [Interval(Integral, 1, None, closed="left")],
+    "lora_r": [Interval(Integral, 1, None, closed="left")],
+    "lora_alpha": [Interval(Real, 0, None, closed="neither")],
+    "lora_dropout": [Interval(Real, 0, 1, closed="left")],
+    "lora_target_modules": [str, list, tuple, None],
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "lr": [Interval(Real, 0, None, closed="neither")],
+    "layer_lr_decay": [Interval(Real, 0, 1, closed="right")],
+    "head_lr": [Interval(Real, 0, None, closed="neither"), None],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "group_by_length": ["boolean"],
@@ -79,8 +98,19 @@ class TextNetBase(SklattnNet):
         max_length,
         pooling,
         text_columns,
+        long_text,
+        stride,
+        max_chunks,
+        finetune,
+        trainable_layers,
+        lora_r,
+        lora_alpha,
+        lora_dropout,
+        lora_target_modules,
         dropout,
         lr,
+        layer_lr_decay,
+        head_lr,
         max_epochs,
         batch_size,
         group_by_length,
@@ -116,6 +146,17 @@ class TextNetBase(SklattnNet):
         self.max_length = max_length
         self.pooling = pooling
         self.text_columns = text_columns
+        self.long_text = long_text
+        self.stride = stride
+        self.max_chunks = max_chunks
+        self.finetune = finetune
+        self.trainable_layers = trainable_layers
+        self.lora_r = lora_r
+        self.lora_alpha = lora_alpha
+        self.lora_dropout = lora_dropout
+        self.lora_target_modules = lora_target_modules
+        self.layer_lr_decay = layer_lr_decay
+        self.head_lr = head_lr
         self.dropout = dropout
         self.group_by_length = group_by_length
         self.weight_decay = weight_decay
@@ -139,8 +180,26 @@ class TextNetBase(SklattnNet):
                 "instead of initialize()."
             )
         encoder = self._build_encoder()
-        self.module_ = EncoderWithHead(encoder, self.n_outputs_, self.pooling, self.dropout)
+        if self.finetune == "lora":
+            encoder = add_lora_adapters(
+                encoder, self.lora_r, self.lora_alpha, self.lora_dropout, self.lora_target_modules
+            )
+        else:
+            freeze_for_strategy(encoder, self.finetune, self.trainable_layers)
+        self.module_ = EncoderWithHead(
+            encoder,
+            self.n_outputs_,
+            self.pooling,
+            self.dropout,
+            frozen_encoder=self.finetune == "head",
+            chunk_pooling="max" if self.long_text == "chunk_max" else "mean",
+        )
         return self
+
+    def _parameter_groups(self, lr: float):
+        return list(layerwise_groups(
+            self.module_.encoder, self.module_.head, lr, self.layer_lr_decay, self.head_lr
+        ))
 
     def _build_encoder(self) -> torch.nn.Module:
         """The bare encoder the head sits on: pretrained weights from the checkpoint."""
@@ -172,12 +231,36 @@ class TextNetBase(SklattnNet):
             targets = self._encode_targets(y, fitting=False)
         else:
             targets = self._encode_targets(y, fitting=True, classes=classes)
+            self._check_long_text(texts)
             self._load_pretrained()
             self.n_text_columns_ = texts.shape[1]
         weights = self._loss_weights(targets, weights)
-        dataset = TokenizedDataset(tokenize(self.tokenizer_, texts, self.max_length), targets, weights)
+        dataset = TokenizedDataset(self._tokenize(texts), targets, weights)
         self._train(dataset, targets, continuing, fit_params)
         return self
+
+    def _check_long_text(self, texts: np.ndarray) -> None:
+        if self.long_text != "truncate" and texts.shape[1] == 2:
+            raise ValueError(
+                f"long_text={self.long_text!r} works on single texts, but X holds sentence "
+                "pairs; use long_text='truncate' for pairs."
+            )
+
+    def _stride(self) -> int:
+        """Overlap of consecutive chunks in tokens (default: a quarter of the window)."""
+        return self.max_length // 4 if self.stride is None else self.stride
+
+    def _tokenize(self, texts: np.ndarray, long_text: str | None = None) -> dict:
+        long_text = self.long_text if long_text is None else long_text
+        stride = self._stride()
+        if long_text in ("chunk_mean", "chunk_max"):
+            window = self.max_length - special_token_count(self.tokenizer_)
+            if stride >= window:
+                raise ValueError(
+                    f"stride={stride} must be smaller than the {window} text tokens of each "
+                    f"max_length={self.max_length} window; lower stride or raise max_length."
+                )
+        return tokenize(self.tokenizer_, texts, self.max_length, long_text, stride, self.max_chunks)
 
     def _load_pretrained(self) -> None:
         """Resolve the checkpoint, load the tokenizer, check ``max_length``."""
@@ -198,11 +281,11 @@ class TextNetBase(SklattnNet):
                 f"{kinds[texts.shape[1]]}; pass X in the same form as during fit."
             )
 
-    def _dataset_for_prediction(self, X) -> TokenizedDataset:
+    def _dataset_for_prediction(self, X, long_text: str | None = None) -> TokenizedDataset:
         check_is_fitted(self)
         texts = check_texts(X, text_columns=self.text_columns)
         self._check_text_columns(texts)
-        return TokenizedDataset(tokenize(self.tokenizer_, texts, self.max_length))
+        return TokenizedDataset(self._tokenize(texts, long_text))
 
     def explain(self, X) -> list[dict]:
         """Which tokens the model attended to, per text.
@@ -211,7 +294,8 @@ class TextNetBase(SklattnNet):
         ([CLS]) to every token, averaged over heads, with special tokens left
         out and the rest renormalized to sum to 1. This is a view of the
         encoder's attention, not an attribution of the prediction: with
-        ``pooling="mean"`` the head reads every token, not only [CLS].
+        ``pooling="mean"`` the head reads every token, not only [CLS]. With
+        the chunk ``long_text`` modes, only the first window is shown.
 
         Parameters
         ----------
@@ -226,7 +310,9 @@ class TextNetBase(SklattnNet):
         """
         from ._explain import first_token_attention
 
-        return first_token_attention(self, self._dataset_for_prediction(X))
+        chunked = self.long_text in ("chunk_mean", "chunk_max")
+        dataset = self._dataset_for_prediction(X, "truncate" if chunked else None)
+        return first_token_attention(self, dataset)
 
     def _forward_outputs(self, X) -> np.ndarray:
         """Head outputs for texts ``X``, shape (n_samples, n_outputs), float32."""

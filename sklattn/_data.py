@@ -17,7 +17,17 @@ from torch.utils.data import Dataset, Sampler, Subset
 _OPTIONAL_ENCODER_INPUTS = ("token_type_ids",)
 
 
-def tokenize(tokenizer, texts: np.ndarray, max_length: int) -> dict[str, list[np.ndarray]]:
+LONG_TEXT_MODES = ("truncate", "head_tail", "chunk_mean", "chunk_max")
+
+
+def tokenize(
+    tokenizer,
+    texts: np.ndarray,
+    max_length: int,
+    long_text: str = "truncate",
+    stride: int = 0,
+    max_chunks: int | None = None,
+) -> dict[str, list]:
     """Tokenize validated texts without padding.
 
     Parameters
@@ -27,29 +37,68 @@ def tokenize(tokenizer, texts: np.ndarray, max_length: int) -> dict[str, list[np
         Output of :func:`sklattn._validation.check_texts`; two columns are
         encoded as one pair input, truncating the longer side first.
     max_length : int
-        Maximum number of tokens per sample, special tokens included.
+        Maximum number of tokens per sample (per chunk), special tokens included.
+    long_text : {"truncate", "head_tail", "chunk_mean", "chunk_max"}
+        ``"truncate"`` keeps the start; ``"head_tail"`` keeps the first quarter
+        and the last three quarters of the token budget (Sun et al., 2019,
+        found head+tail best for long-document classification); the chunk
+        modes cut each text into ``max_length`` windows.
+    stride : int
+        Chunk modes: tokens shared by consecutive windows.
+    max_chunks : int or None
+        Chunk modes: keep at most this many windows per text (the first ones).
 
     Returns
     -------
-    dict of str to list of int arrays
-        ``input_ids`` and, when the model uses them, ``token_type_ids``.
+    dict of str to list
+        ``input_ids`` and, when the model uses them, ``token_type_ids``: one
+        int array per text, or (chunk modes) one list of int arrays per text.
     """
     first = texts[:, 0].tolist()
     second = texts[:, 1].tolist() if texts.shape[1] == 2 else None
     wanted = [name for name in _OPTIONAL_ENCODER_INPUTS if name in tokenizer.model_input_names]
-    encoded = tokenizer(
-        first,
-        second,
-        truncation="longest_first",
-        max_length=max_length,
-        padding=False,
-        return_attention_mask=False,
-        return_token_type_ids="token_type_ids" in wanted,
-    )
-    features = {"input_ids": [np.asarray(ids, dtype=np.int64) for ids in encoded["input_ids"]]}
-    for name in wanted:
-        features[name] = [np.asarray(ids, dtype=np.int64) for ids in encoded[name]]
-    return features
+    options = {
+        "padding": False,
+        "return_attention_mask": False,
+        "return_token_type_ids": "token_type_ids" in wanted,
+    }
+    names = ["input_ids", *wanted]
+    if long_text == "head_tail":
+        encoded = tokenizer(first, truncation=False, return_special_tokens_mask=True, **options)
+        keep = [_head_tail_mask(np.asarray(special, dtype=bool), max_length)
+                for special in encoded["special_tokens_mask"]]
+        return {name: [np.asarray(ids, dtype=np.int64)[mask] for ids, mask in zip(encoded[name], keep)]
+                for name in names}
+    if long_text in ("chunk_mean", "chunk_max"):
+        encoded = tokenizer(first, truncation=True, max_length=max_length, stride=stride,
+                            return_overflowing_tokens=True, **options)
+        features: dict[str, list] = {name: [[] for _ in first] for name in names}
+        for row, owner in enumerate(encoded["overflow_to_sample_mapping"]):
+            for name in names:
+                chunks = features[name][owner]
+                if max_chunks is None or len(chunks) < max_chunks:
+                    chunks.append(np.asarray(encoded[name][row], dtype=np.int64))
+        return features
+    encoded = tokenizer(first, second, truncation="longest_first", max_length=max_length, **options)
+    return {name: [np.asarray(ids, dtype=np.int64) for ids in encoded[name]] for name in names}
+
+
+def _head_tail_mask(special: np.ndarray, max_length: int) -> np.ndarray:
+    """Positions to keep: all special tokens, the first and the last content tokens."""
+    budget = max_length - int(special.sum())
+    content = np.flatnonzero(~special)
+    if len(content) <= budget:
+        return np.ones(len(special), dtype=bool)
+    n_head = budget // 4
+    kept = np.concatenate([content[:n_head], content[len(content) - (budget - n_head):]])
+    mask = special.copy()
+    mask[kept] = True
+    return mask
+
+
+def special_token_count(tokenizer) -> int:
+    """Special tokens the tokenizer adds around a single text."""
+    return len(tokenizer("", add_special_tokens=True)["input_ids"])
 
 
 class TokenizedDataset(Dataset):
@@ -73,7 +122,8 @@ class TokenizedDataset(Dataset):
 
     @property
     def lengths(self) -> np.ndarray:
-        return np.fromiter((len(ids) for ids in self.features["input_ids"]), dtype=np.int64)
+        """Tokens per sample (all chunks together in the chunk modes)."""
+        return np.fromiter((_token_count(ids) for ids in self.features["input_ids"]), dtype=np.int64)
 
     def __getitem__(self, index: int) -> tuple[dict[str, Any], Any]:
         item = {name: values[index] for name, values in self.features.items()}
@@ -81,6 +131,10 @@ class TokenizedDataset(Dataset):
             item["sample_weight"] = self.sample_weight[index]
         target = self.y[index] if self.y is not None else np.float32(0.0)
         return item, target
+
+
+def _token_count(ids) -> int:
+    return sum(len(chunk) for chunk in ids) if isinstance(ids, list) else len(ids)
 
 
 class PadCollate:
@@ -97,20 +151,28 @@ class PadCollate:
 
     def __call__(self, items: list[tuple[dict[str, Any], Any]]):
         features = [item[0] for item in items]
-        lengths = [len(f["input_ids"]) for f in features]
-        batch_size, longest = len(items), max(lengths)
         batch: dict[str, torch.Tensor] = {}
-        attention_mask = torch.zeros((batch_size, longest), dtype=torch.long)  # (B, T)
+        if isinstance(features[0]["input_ids"], list):  # chunked long texts
+            owner = [i for i, f in enumerate(features) for _ in f["input_ids"]]
+            batch["chunk_owner"] = torch.tensor(owner, dtype=torch.long)  # (C,)
+            sequences = {name: [chunk for f in features for chunk in f[name]]
+                         for name in features[0] if name != "sample_weight"}
+        else:
+            sequences = {name: [f[name] for f in features]
+                         for name in features[0] if name != "sample_weight"}
+        if "sample_weight" in features[0]:
+            batch["sample_weight"] = torch.tensor([f["sample_weight"] for f in features],
+                                                  dtype=torch.float32)
+        lengths = [len(ids) for ids in sequences["input_ids"]]
+        n_rows, longest = len(lengths), max(lengths)
+        attention_mask = torch.zeros((n_rows, longest), dtype=torch.long)  # (B or C, T)
         for i, length in enumerate(lengths):
             attention_mask[i, :length] = 1
-        for name in features[0]:
-            if name == "sample_weight":
-                batch[name] = torch.tensor([f[name] for f in features], dtype=torch.float32)
-                continue
+        for name, rows in sequences.items():
             fill = self.pad_token_id if name == "input_ids" else 0
-            padded = torch.full((batch_size, longest), fill, dtype=torch.long)  # (B, T)
-            for i, f in enumerate(features):
-                padded[i, : lengths[i]] = torch.from_numpy(f[name])
+            padded = torch.full((n_rows, longest), fill, dtype=torch.long)  # (B or C, T)
+            for i, ids in enumerate(rows):
+                padded[i, : lengths[i]] = torch.from_numpy(ids)
             batch[name] = padded
         batch["attention_mask"] = attention_mask
         targets = torch.as_tensor(np.stack([item[1] for item in items]))

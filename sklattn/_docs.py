@@ -17,10 +17,51 @@ checkpoint : str or os.PathLike
         the texts: one column, or two for sentence pairs. None takes every
         column of a one- or two-column DataFrame of strings; other columns are
         rejected (route them through ``ColumnTransformer``).
+    long_text : {"truncate", "head_tail", "chunk_mean", "chunk_max"}, default="truncate"
+        Texts longer than ``max_length``: keep the start; keep the first
+        quarter and the last three quarters of the token budget (head+tail,
+        Sun et al. 2019); or cut the text into overlapping ``max_length``
+        windows, encode each, and average (``"chunk_mean"``) or take the
+        element-wise max (``"chunk_max"``) of the window vectors. Applies to
+        training and prediction alike; single texts only (not pairs).
+    stride : int or None, default=None
+        Chunk modes: tokens shared by consecutive windows. None uses a
+        quarter of ``max_length``. Must be smaller than the text tokens of a
+        window.
+    max_chunks : int or None, default=16
+        Chunk modes: windows kept per text (the first ones), which bounds
+        memory on very long documents. None keeps all.
+    finetune : {"full", "head", "top_k", "lora"}, default="full"
+        What trains: everything; only the head on a frozen encoder (kept in
+        eval mode, so features are fixed and training is much cheaper); the
+        top ``trainable_layers`` transformer layers and the head; or LoRA
+        adapters (through ``peft``, ``pip install 'sklattn[lora]'``) and the
+        head. Pickles and saved models hold the full weights (adapters
+        included), so they are the size of the base model plus the adapters.
+    trainable_layers : int, default=2
+        ``finetune="top_k"``: how many of the top transformer layers train.
+    lora_r : int, default=8
+        ``finetune="lora"``: rank of the adapters.
+    lora_alpha : float, default=16.0
+        ``finetune="lora"``: adapter scaling (the update is scaled by
+        ``lora_alpha / lora_r``).
+    lora_dropout : float, default=0.1
+        ``finetune="lora"``: dropout on the adapter input.
+    lora_target_modules : list of str, str or None, default=None
+        ``finetune="lora"``: names of the modules that get adapters; None
+        uses peft's default for the model type (``query`` and ``value`` for
+        BERT).
     dropout : float, default=0.1
         Dropout before the linear head.
     lr : float, default=5e-5
         Peak learning rate of AdamW.
+    layer_lr_decay : float, default=1.0
+        Layer-wise learning-rate decay: with ``L`` layers, layer ``i`` (from
+        the bottom, 0-based) trains at ``lr * layer_lr_decay**(L-1-i)`` and
+        the embeddings at ``lr * layer_lr_decay**L``. 1.0 turns it off.
+    head_lr : float or None, default=None
+        Learning rate of the head; None uses ``lr``. A larger head rate often
+        helps with ``finetune="head"`` or ``"lora"``.
     max_epochs : int, default=3
         Passes over the training data per ``fit``.
     batch_size : int, default=32

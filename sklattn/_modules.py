@@ -32,6 +32,29 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, mode: str) -> torch
     raise ValueError(f"unknown pooling mode {mode!r}; choose one of {POOLING_MODES}.")
 
 
+def pool_chunks(vectors: torch.Tensor, owner: torch.Tensor, mode: str) -> torch.Tensor:
+    """Combine the vectors of each text's chunks into one vector per text.
+
+    Parameters
+    ----------
+    vectors : Tensor of shape (C, H)
+        One pooled vector per chunk.
+    owner : Tensor of shape (C,)
+        Index (0..B-1) of the text each chunk belongs to; every text has at
+        least one chunk.
+    mode : {"mean", "max"}
+
+    Returns
+    -------
+    Tensor of shape (B, H)
+    """
+    n_texts = int(owner.max()) + 1
+    index = owner.unsqueeze(-1).expand_as(vectors)  # (C, H)
+    reduce = {"mean": "mean", "max": "amax"}[mode]
+    empty = vectors.new_zeros((n_texts, vectors.shape[1]))
+    return empty.scatter_reduce(0, index, vectors, reduce=reduce, include_self=False)
+
+
 class EncoderWithHead(nn.Module):
     """A Hugging Face encoder, pooled, followed by dropout and a linear head.
 
@@ -44,23 +67,42 @@ class EncoderWithHead(nn.Module):
     pooling : {"mean", "cls", "max"}
     dropout : float
         Dropout before the head.
+    frozen_encoder : bool, default=False
+        Keep the encoder in eval mode and out of autograd (``finetune="head"``):
+        its features are then a fixed function of the text.
+    chunk_pooling : {"mean", "max"}, default="mean"
+        How chunk vectors of one long text combine, when the batch carries
+        ``chunk_owner``.
     """
 
-    def __init__(self, encoder: nn.Module, n_outputs: int, pooling: str, dropout: float) -> None:
+    def __init__(self, encoder: nn.Module, n_outputs: int, pooling: str, dropout: float,
+                 frozen_encoder: bool = False, chunk_pooling: str = "mean") -> None:
         super().__init__()
         self.encoder = encoder
         self.pooling = pooling
+        self.frozen_encoder = frozen_encoder
+        self.chunk_pooling = chunk_pooling
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, n_outputs)
 
-    def embed(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
-        """Pooled encoder output, shape (B, H)."""
+    def train(self, mode: bool = True) -> "EncoderWithHead":
+        super().train(mode)
+        if self.frozen_encoder:
+            self.encoder.eval()
+        return self
+
+    def embed(self, input_ids, attention_mask, token_type_ids=None, chunk_owner=None) -> torch.Tensor:
+        """Pooled encoder output, shape (B, H); chunks of one text pooled together."""
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             inputs["token_type_ids"] = token_type_ids
-        hidden = self.encoder(**inputs).last_hidden_state  # (B, T, H)
-        return pool(hidden, attention_mask, self.pooling)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_encoder):
+            hidden = self.encoder(**inputs).last_hidden_state  # (B or C, T, H)
+            pooled = pool(hidden, attention_mask, self.pooling)  # (B or C, H)
+        if chunk_owner is not None:
+            pooled = pool_chunks(pooled, chunk_owner, self.chunk_pooling)  # (B, H)
+        return pooled
 
-    def forward(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
-        pooled = self.embed(input_ids, attention_mask, token_type_ids)  # (B, H)
+    def forward(self, input_ids, attention_mask, token_type_ids=None, chunk_owner=None) -> torch.Tensor:
+        pooled = self.embed(input_ids, attention_mask, token_type_ids, chunk_owner)  # (B, H)
         return self.head(self.dropout(pooled))  # (B, n_outputs)

@@ -15,8 +15,9 @@ import torch
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
 from skorch.callbacks import GradientNormClipping, PrintLog
-from skorch.utils import to_tensor
+from skorch.utils import to_device, to_tensor
 
+from ._progress import EpochProgressBar, prediction_progress
 from ._skorch_compat import SkorchSklearnMixin, resolve_seed, seeded
 from .callbacks import WarmupLinearSchedule
 
@@ -55,7 +56,16 @@ class SklattnNet(SkorchSklearnMixin, NeuralNet):
             *skorch_defaults,
             ("lr_schedule", WarmupLinearSchedule()),
             ("grad_clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm)),
+            *([("progress_bar", EpochProgressBar())] if self.verbose > 0 else []),
         ]
+
+    def forward_iter(self, X, training=False, device="cpu"):
+        # skorch's loop, with a progress bar over long predictions when verbose > 0.
+        iterator = self.get_iterator(self.get_dataset(X), training=training)
+        if self.verbose > 0 and not training:
+            iterator = prediction_progress(iterator, total=len(iterator))
+        for batch in iterator:
+            yield to_device(self.evaluation_step(batch, training=training), device=device)
 
     def initialize_criterion(self):
         self.criterion_ = self._criterion_class(reduction="none")
@@ -63,15 +73,24 @@ class SklattnNet(SkorchSklearnMixin, NeuralNet):
 
     def initialize_optimizer(self, triggered_directly=None):
         # No weight decay on biases and LayerNorm weights: exactly the 1-D tensors.
-        decay, no_decay = [], []
-        for _, param in self.get_all_learnable_params():
-            (decay if param.ndim >= 2 else no_decay).append(param)
-        groups = [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
         kwargs = self.get_params_for("optimizer")
-        kwargs.setdefault("lr", self.lr)
-        kwargs.setdefault("weight_decay", self.weight_decay)
-        self.optimizer_ = self.optimizer([g for g in groups if g["params"]], **kwargs)
+        base_lr = kwargs.pop("lr", self.lr)
+        weight_decay = kwargs.pop("weight_decay", self.weight_decay)
+        by_lr: dict[float, list] = {}
+        for named_params, lr in self._parameter_groups(base_lr):
+            by_lr.setdefault(lr, []).extend(param for _, param in named_params)
+        groups = []
+        for lr, params in by_lr.items():
+            groups.append({"params": [p for p in params if p.ndim >= 2], "lr": lr,
+                           "weight_decay": weight_decay})
+            groups.append({"params": [p for p in params if p.ndim < 2], "lr": lr,
+                           "weight_decay": 0.0})
+        self.optimizer_ = self.optimizer([g for g in groups if g["params"]], lr=base_lr, **kwargs)
         return self
+
+    def _parameter_groups(self, lr: float):
+        """``(named_parameters, learning_rate)`` pairs the optimizer trains."""
+        return [(list(self.get_all_learnable_params()), lr)]
 
     def get_iterator(self, dataset, training: bool = False):
         prefix = "iterator_train" if training else "iterator_valid"

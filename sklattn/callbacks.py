@@ -70,3 +70,56 @@ class WarmupLinearSchedule(Callback):
         factor = warmup_linear_factor(self.step_, self.warmup_steps_, self.total_steps_)
         for group in net.optimizer_.param_groups:
             group["lr"] = group["initial_lr"] * factor
+
+
+class NonFiniteLossError(ValueError):
+    """Training stopped because a loss became NaN or infinite.
+
+    Raised by :class:`StopOnNonFiniteLoss`; a ``ValueError``, so code that
+    catches bad-input errors catches it too.
+    """
+
+
+class StopOnNonFiniteLoss(Callback):
+    """Stop training with :class:`NonFiniteLossError` when a batch loss is NaN or infinite.
+
+    Every sklattn estimator adds it by default (name ``"stop_on_nonfinite"``;
+    ``callbacks__stop_on_nonfinite=None`` turns it off). Without it a diverged
+    fit would end normally and ``predict`` would return NaN-based garbage.
+    The estimator is left unfitted after the error.
+    """
+
+    def on_epoch_begin(self, net, **kwargs) -> None:
+        self.batches_ = {True: 0, False: 0}  # per phase: training, validation
+
+    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs) -> None:
+        self.batches_[training] += 1
+        if loss is None:
+            return
+        value = float(loss.detach().float()) if hasattr(loss, "detach") else float(loss)
+        if math.isfinite(value):
+            return
+        phase = "training" if training else "validation"
+        precision = getattr(net, "precision", "fp32")
+        raise NonFiniteLossError(
+            f"the {phase} loss became {value} in epoch {len(net.history)}, batch "
+            f"{self.batches_[training]}; training stopped and the estimator is left unfitted. "
+            f"Likely causes: a learning rate too high (lr={net.lr!r}; try 10x lower), "
+            + ("bfloat16 overflow (precision='bf16'; try precision='fp32'), " if precision == "bf16" else "")
+            + "or extreme values in the targets or inputs (check y for huge values, or "
+            "scale the targets)."
+        )
+
+
+def stopped_on_purpose(net) -> bool:
+    """Whether a ``KeyboardInterrupt`` in the fit loop came from skorch's ``EarlyStopping``.
+
+    skorch stops early by raising ``KeyboardInterrupt``; a user's Ctrl-C raises
+    the same exception, and only the latter deserves a warning.
+    """
+    from skorch.callbacks import EarlyStopping
+
+    return any(
+        isinstance(callback, EarlyStopping) and getattr(callback, "misses_", 0) >= callback.patience
+        for _, callback in getattr(net, "callbacks_", [])
+    )
