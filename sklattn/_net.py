@@ -8,6 +8,7 @@ tabular estimators subclass it and add their inputs and network.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -19,7 +20,7 @@ from skorch.utils import to_device, to_tensor
 
 from ._progress import EpochProgressBar, prediction_progress
 from ._skorch_compat import SkorchSklearnMixin, resolve_seed, seeded
-from .callbacks import WarmupLinearSchedule
+from .callbacks import ResumableCheckpoint, StopOnNonFiniteLoss, WarmupLinearSchedule, stopped_on_purpose
 
 
 class SklattnNet(SkorchSklearnMixin, NeuralNet):
@@ -36,6 +37,11 @@ class SklattnNet(SkorchSklearnMixin, NeuralNet):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
         return tags
+
+    def _get_params_html(self, deep=True, doc_link=""):
+        # sklearn's HTML display: the constructor parameters, not skorch's dozens of
+        # nested callbacks__* entries that deep=True adds.
+        return super()._get_params_html(deep=False, doc_link=doc_link)
 
     def set_params(self, **params):
         # skorch builds callbacks inside set_params; sklearn expects checks at fit time.
@@ -56,6 +62,7 @@ class SklattnNet(SkorchSklearnMixin, NeuralNet):
             *skorch_defaults,
             ("lr_schedule", WarmupLinearSchedule()),
             ("grad_clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm)),
+            ("stop_on_nonfinite", StopOnNonFiniteLoss()),
             *([("progress_bar", EpochProgressBar())] if self.verbose > 0 else []),
         ]
 
@@ -66,6 +73,28 @@ class SklattnNet(SkorchSklearnMixin, NeuralNet):
             iterator = prediction_progress(iterator, total=len(iterator))
         for batch in iterator:
             yield to_device(self.evaluation_step(batch, training=training), device=device)
+
+    def initialize_callbacks(self):
+        super().initialize_callbacks()
+        # ResumableCheckpoint saves what every other callback recorded for the epoch: run it last.
+        self.callbacks_.sort(key=lambda item: isinstance(item[1], ResumableCheckpoint))
+        return self
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        # A fit resumed by ResumableCheckpoint trains only the epochs it has left.
+        if epochs is None:
+            epochs = self.max_epochs - self.__dict__.pop("resumed_epochs_", 0)
+        try:
+            return super().fit_loop(X, y, epochs, **fit_params)
+        except KeyboardInterrupt:  # skorch's partial_fit ends training cleanly after this
+            if not stopped_on_purpose(self):
+                warnings.warn(
+                    f"{type(self).__name__}.fit was interrupted (KeyboardInterrupt) in epoch "
+                    f"{len(self.history)}; the estimator keeps the weights of its last training "
+                    "step and can predict. history_ shows the epochs run; partial_fit continues.",
+                    UserWarning, stacklevel=2,
+                )
+            raise
 
     def initialize_criterion(self):
         self.criterion_ = self._criterion_class(reduction="none")
@@ -135,14 +164,19 @@ class SklattnNet(SkorchSklearnMixin, NeuralNet):
         """Seeded: initialize (unless continuing), then run skorch's training loop.
 
         Unpickled estimators carry no optimizer (see ``__getstate__``); a
-        continued fit rebuilds it.
+        continued fit rebuilds it. An error during training leaves the
+        estimator unfitted.
         """
         if continuing and not hasattr(self, "optimizer_"):
             self._initialize_optimizer()
         with seeded(resolve_seed(self.random_state)):
             if not continuing:
                 self.initialize()
-            NeuralNet.partial_fit(self, data, targets, **fit_params)
+            try:
+                NeuralNet.partial_fit(self, data, targets, **fit_params)
+            except Exception:
+                self.initialized_ = False  # e.g. a diverged loss: never predict from these weights
+                raise
 
     def __getstate__(self) -> dict:
         # Pickles hold the weights once and no AdamW moments (2x the weights);

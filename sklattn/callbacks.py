@@ -1,10 +1,20 @@
-"""skorch callbacks that sklattn estimators add by default."""
+"""skorch callbacks: the ones sklattn estimators add by default, and ``ResumableCheckpoint``."""
 
 from __future__ import annotations
 
 import math
 
 from skorch.callbacks import Callback
+
+from ._resume import ResumableCheckpoint
+
+__all__ = [
+    "NonFiniteLossError",
+    "ResumableCheckpoint",
+    "StopOnNonFiniteLoss",
+    "WarmupLinearSchedule",
+    "warmup_linear_factor",
+]
 
 
 def warmup_linear_factor(step: int, warmup_steps: int, total_steps: int) -> float:
