@@ -48,6 +48,10 @@ from ._validation import (
     validate_params,
 )
 
+# lr="auto": full fine-tuning wants a small rate; a fresh head or LoRA adapters
+# (initialized at zero) barely move at 5e-5 in a few epochs.
+AUTO_LEARNING_RATES = {"full": 5e-5, "top_k": 5e-5, "lora": 5e-4, "head": 1e-3}
+
 TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "checkpoint": [str, os.PathLike],
     "max_length": [Interval(Integral, 2, None, closed="left")],
@@ -63,7 +67,7 @@ TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "lora_dropout": [Interval(Real, 0, 1, closed="left")],
     "lora_target_modules": [str, list, tuple, None],
     "dropout": [Interval(Real, 0, 1, closed="left")],
-    "lr": [Interval(Real, 0, None, closed="neither")],
+    "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     "layer_lr_decay": [Interval(Real, 0, 1, closed="right")],
     "head_lr": [Interval(Real, 0, None, closed="neither"), None],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -195,6 +199,9 @@ class TextNetBase(SklattnNet):
             chunk_pooling="max" if self.long_text == "chunk_max" else "mean",
         )
         return self
+
+    def _learning_rate(self) -> float:
+        return AUTO_LEARNING_RATES[self.finetune] if self.lr == "auto" else self.lr
 
     def _parameter_groups(self, lr: float):
         return list(layerwise_groups(

@@ -80,7 +80,7 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         class_weight: dict | str | None = None,
         threshold: float = 0.5,
         dropout: float = 0.1,
-        lr: float = 5e-5,
+        lr: float | str = "auto",
         layer_lr_decay: float = 1.0,
         head_lr: float | None = None,
         max_epochs: int = 3,

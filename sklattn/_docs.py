@@ -53,8 +53,11 @@ checkpoint : str or os.PathLike
         BERT).
     dropout : float, default=0.1
         Dropout before the linear head.
-    lr : float, default=5e-5
-        Peak learning rate of AdamW.
+    lr : float or "auto", default="auto"
+        Peak learning rate of AdamW. ``"auto"`` picks it from ``finetune``:
+        5e-5 for ``"full"`` and ``"top_k"``, 5e-4 for ``"lora"``, 1e-3 for
+        ``"head"`` (a fresh head or zero-initialized adapters barely move at
+        full fine-tuning rates).
     layer_lr_decay : float, default=1.0
         Layer-wise learning-rate decay: with ``L`` layers, layer ``i`` (from
         the bottom, 0-based) trains at ``lr * layer_lr_decay**(L-1-i)`` and

@@ -103,7 +103,7 @@ class SklattnNet(SkorchSklearnMixin, NeuralNet):
     def initialize_optimizer(self, triggered_directly=None):
         # No weight decay on biases and LayerNorm weights: exactly the 1-D tensors.
         kwargs = self.get_params_for("optimizer")
-        base_lr = kwargs.pop("lr", self.lr)
+        base_lr = kwargs.pop("lr", self._learning_rate())
         weight_decay = kwargs.pop("weight_decay", self.weight_decay)
         by_lr: dict[float, list] = {}
         for named_params, lr in self._parameter_groups(base_lr):
@@ -116,6 +116,10 @@ class SklattnNet(SkorchSklearnMixin, NeuralNet):
                            "weight_decay": 0.0})
         self.optimizer_ = self.optimizer([g for g in groups if g["params"]], lr=base_lr, **kwargs)
         return self
+
+    def _learning_rate(self) -> float:
+        """The peak learning rate ``lr`` stands for."""
+        return self.lr
 
     def _parameter_groups(self, lr: float):
         """``(named_parameters, learning_rate)`` pairs the optimizer trains."""
@@ -138,7 +142,16 @@ class SklattnNet(SkorchSklearnMixin, NeuralNet):
     def infer(self, x, **fit_params):
         if isinstance(x, Mapping):  # sample weights are for the loss only
             x = {name: value for name, value in x.items() if name != "sample_weight"}
-        return super().infer(x, **fit_params)
+        outputs = super().infer(x, **fit_params)
+        if not self.module_.training and isinstance(outputs, torch.Tensor):
+            bad = int((~torch.isfinite(outputs)).sum())
+            if bad:  # predictions are never silently NaN
+                raise ValueError(
+                    f"{type(self).__name__} produced NaN or infinite outputs ({bad} values in a "
+                    f"batch of {len(outputs)}): the inputs are probably far outside the range "
+                    "seen in fit (values that overflow float32). Check X for extreme values."
+                )
+        return outputs
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = to_tensor(y_true, device=self.device)

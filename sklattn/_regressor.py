@@ -61,7 +61,7 @@ class AttentionRegressor(RegressorTaskMixin, TextNetBase):
         lora_target_modules: list | str | None = None,
         scale_target: bool = True,
         dropout: float = 0.1,
-        lr: float = 5e-5,
+        lr: float | str = "auto",
         layer_lr_decay: float = 1.0,
         head_lr: float | None = None,
         max_epochs: int = 3,

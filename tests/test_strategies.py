@@ -219,3 +219,10 @@ def test_strategies_are_searchable_hyperparameters(tiny_checkpoint, sentiment_da
     assert search.best_estimator_.finetune in {"head", "lora"}
     cloned = clone(search.best_estimator_)
     assert cloned.get_params()["long_text"] == search.best_params_["long_text"]
+
+
+@pytest.mark.parametrize("finetune, expected", [("full", 5e-5), ("head", 1e-3), ("lora", 5e-4)])
+def test_auto_learning_rate_follows_the_strategy(tiny_checkpoint, sentiment_data, finetune, expected):
+    est = _fit(tiny_checkpoint, sentiment_data, lr="auto", finetune=finetune, max_epochs=1)
+    assert est.lr == "auto"  # the parameter itself stays untouched
+    assert {group["initial_lr"] for group in est.optimizer_.param_groups} == {pytest.approx(expected)}
