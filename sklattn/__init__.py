@@ -2,6 +2,8 @@
 
 from ._classifier import AttentionClassifier
 from ._embedder import AttentionEmbedder
+from ._feature_cache import clear_feature_cache
+from ._persistence import load
 from ._regressor import AttentionRegressor
 from ._tabular import TabularAttentionClassifier, TabularAttentionRegressor
 
@@ -13,5 +15,7 @@ __all__ = [
     "AttentionEmbedder",
     "TabularAttentionClassifier",
     "TabularAttentionRegressor",
+    "clear_feature_cache",
+    "load",
     "__version__",
 ]

@@ -25,6 +25,7 @@ from torch.utils.data import Subset
 from ._checkpoint import load_encoder, load_tokenizer_checked
 from ._data import (
     LONG_TEXT_MODES,
+    FeatureDataset,
     LengthGroupedBatchSampler,
     PadCollate,
     TokenizedDataset,
@@ -33,6 +34,7 @@ from ._data import (
     special_token_count,
     tokenize,
 )
+from ._feature_cache import cached_features, encoder_fingerprint, item_key
 from ._finetune import (
     FINETUNE_MODES,
     add_lora_adapters,
@@ -41,6 +43,7 @@ from ._finetune import (
 )
 from ._modules import POOLING_MODES, EncoderWithHead
 from ._net import SklattnNet
+from ._persistence import ExportPretrainedMixin, encoder_from_config
 from ._validation import (
     check_consistent_length,
     check_sample_weight,
@@ -61,6 +64,7 @@ TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "stride": [Interval(Integral, 0, None, closed="left"), None],
     "max_chunks": [Interval(Integral, 1, None, closed="left"), None],
     "finetune": [StrOptions(set(FINETUNE_MODES))],
+    "feature_cache": ["boolean"],
     "trainable_layers": [Interval(Integral, 1, None, closed="left")],
     "lora_r": [Interval(Integral, 1, None, closed="left")],
     "lora_alpha": [Interval(Real, 0, None, closed="neither")],
@@ -85,7 +89,7 @@ TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
 }
 
 
-class TextNetBase(SklattnNet):
+class TextNetBase(ExportPretrainedMixin, SklattnNet):
     """Shared machinery of the text estimators; not public.
 
     A task mixin (:mod:`sklattn._tasks`) supplies target encoding and the
@@ -106,6 +110,7 @@ class TextNetBase(SklattnNet):
         stride,
         max_chunks,
         finetune,
+        feature_cache,
         trainable_layers,
         lora_r,
         lora_alpha,
@@ -154,6 +159,7 @@ class TextNetBase(SklattnNet):
         self.stride = stride
         self.max_chunks = max_chunks
         self.finetune = finetune
+        self.feature_cache = feature_cache
         self.trainable_layers = trainable_layers
         self.lora_r = lora_r
         self.lora_alpha = lora_alpha
@@ -209,7 +215,15 @@ class TextNetBase(SklattnNet):
         ))
 
     def _build_encoder(self) -> torch.nn.Module:
-        """The bare encoder the head sits on: pretrained weights from the checkpoint."""
+        """The bare encoder the head sits on: pretrained weights from the checkpoint.
+
+        While :func:`sklattn.load` rebuilds a saved model, the saved architecture
+        with random weights instead (the saved weights are copied in next), so
+        loading needs neither the checkpoint nor the network.
+        """
+        saved_config = self.__dict__.get("_saved_encoder_config")
+        if saved_config is not None:
+            return encoder_from_config(saved_config)
         return load_encoder(self.checkpoint_path_)
 
     def _iterator_kwargs(self, dataset, training: bool, kwargs: dict) -> dict:
@@ -288,6 +302,43 @@ class TextNetBase(SklattnNet):
                 f"{kinds[texts.shape[1]]}; pass X in the same form as during fit."
             )
 
+    # ------------------------------------------------- frozen-encoder features
+    def _uses_feature_cache(self) -> bool:
+        return self.finetune == "head" and self.feature_cache
+
+    def _training_data(self, data):
+        if not self._uses_feature_cache():
+            return data
+        return FeatureDataset(self._frozen_features(data), data.lengths, data.y, data.sample_weight)
+
+    def _frozen_features(self, dataset: TokenizedDataset) -> np.ndarray:
+        """Pooled encoder vectors of every text (B, H), through the process-wide cache."""
+        setting = f"|{self.pooling}|{self.module_.chunk_pooling}|{self.precision}".encode()
+        prefix = encoder_fingerprint(self.module_.encoder) + setting
+        keys = [item_key(prefix, dataset[i][0]) for i in range(len(dataset))]
+
+        def encode(indices: list[int]) -> np.ndarray:
+            subset = Subset(dataset, indices)
+            order = length_order(subset)
+            batches = self.get_iterator(Subset(subset, order.tolist()), training=False)
+            device_type = torch.device(self.device).type
+            vectors = []
+            # fork_rng: a DataLoader draws a seed from the global RNG; training must
+            # see the same random stream with and without the cache.
+            with torch.random.fork_rng(devices=[]), torch.inference_mode(), torch.autocast(
+                device_type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
+            ):
+                for inputs, _ in batches:
+                    inputs = {name: value.to(self.device) for name, value in inputs.items()
+                              if name != "sample_weight"}
+                    vectors.append(self.module_.embed(**inputs).float().cpu().numpy())
+            stacked = np.concatenate(vectors)
+            restored = np.empty_like(stacked)
+            restored[order] = stacked
+            return restored
+
+        return cached_features(keys, encode)
+
     def _dataset_for_prediction(self, X, long_text: str | None = None) -> TokenizedDataset:
         check_is_fitted(self)
         texts = check_texts(X, text_columns=self.text_columns)
@@ -324,6 +375,10 @@ class TextNetBase(SklattnNet):
     def _forward_outputs(self, X) -> np.ndarray:
         """Head outputs for texts ``X``, shape (n_samples, n_outputs), float32."""
         dataset = self._dataset_for_prediction(X)
+        if self._uses_feature_cache():
+            features = FeatureDataset(self._frozen_features(dataset), dataset.lengths)
+            with torch.inference_mode():
+                return self.forward(features).float().numpy()
         order = length_order(dataset)
         with torch.inference_mode():
             outputs = self.forward(Subset(dataset, order.tolist())).float().numpy()

@@ -133,6 +133,34 @@ class TokenizedDataset(Dataset):
         return item, target
 
 
+class FeatureDataset(TokenizedDataset):
+    """Pooled encoder vectors standing in for the token ids of a ``TokenizedDataset``.
+
+    Keeps the token ``lengths`` of the texts so that length-grouped batches
+    are the same as with token ids.
+    """
+
+    def __init__(self, vectors: np.ndarray, lengths: np.ndarray,
+                 y: np.ndarray | None = None, sample_weight: np.ndarray | None = None) -> None:
+        super().__init__({}, y, sample_weight)
+        self.vectors = vectors
+        self._lengths = lengths
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self._lengths
+
+    def __getitem__(self, index: int) -> tuple[dict[str, Any], Any]:
+        item: dict[str, Any] = {"features": self.vectors[index]}
+        if self.sample_weight is not None:
+            item["sample_weight"] = self.sample_weight[index]
+        target = self.y[index] if self.y is not None else np.float32(0.0)
+        return item, target
+
+
 def _token_count(ids) -> int:
     return sum(len(chunk) for chunk in ids) if isinstance(ids, list) else len(ids)
 
@@ -152,6 +180,13 @@ class PadCollate:
     def __call__(self, items: list[tuple[dict[str, Any], Any]]):
         features = [item[0] for item in items]
         batch: dict[str, torch.Tensor] = {}
+        targets = torch.as_tensor(np.stack([item[1] for item in items]))
+        if "features" in features[0]:  # cached encoder outputs (FeatureDataset)
+            batch["features"] = torch.from_numpy(np.stack([f["features"] for f in features]))
+            if "sample_weight" in features[0]:
+                batch["sample_weight"] = torch.tensor([f["sample_weight"] for f in features],
+                                                      dtype=torch.float32)
+            return batch, targets
         if isinstance(features[0]["input_ids"], list):  # chunked long texts
             owner = [i for i, f in enumerate(features) for _ in f["input_ids"]]
             batch["chunk_owner"] = torch.tensor(owner, dtype=torch.long)  # (C,)
@@ -175,13 +210,12 @@ class PadCollate:
                 padded[i, : lengths[i]] = torch.from_numpy(ids)
             batch[name] = padded
         batch["attention_mask"] = attention_mask
-        targets = torch.as_tensor(np.stack([item[1] for item in items]))
         return batch, targets
 
 
 def length_order(dataset: TokenizedDataset) -> np.ndarray:
     """Indices that sort a dataset by token length (stable), for padded-waste-free inference."""
-    return np.argsort(dataset.lengths, kind="stable")
+    return np.argsort(dataset_lengths(dataset), kind="stable")
 
 
 def dataset_lengths(dataset) -> np.ndarray:

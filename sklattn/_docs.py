@@ -38,6 +38,14 @@ checkpoint : str or os.PathLike
         adapters (through ``peft``, ``pip install 'sklattn[lora]'``) and the
         head. Pickles and saved models hold the full weights (adapters
         included), so they are the size of the base model plus the adapters.
+    feature_cache : bool, default=True
+        ``finetune="head"`` only: encode each text once and train the head
+        on cached pooled vectors. The cache is shared by every estimator in
+        the process (so ``GridSearchCV`` candidates and folds reuse it),
+        keyed by the encoder weights, token ids, pooling and precision, and
+        bounded (1 GiB, least recently used first out;
+        ``sklattn.clear_feature_cache()`` empties it). False re-encodes every
+        batch.
     trainable_layers : int, default=2
         ``finetune="top_k"``: how many of the top transformer layers train.
     lora_r : int, default=8

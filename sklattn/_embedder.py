@@ -28,13 +28,16 @@ from ._base import TEXT_PARAMETER_CONSTRAINTS
 from ._checkpoint import load_encoder, load_tokenizer_checked
 from ._data import PadCollate, TokenizedDataset, length_order, tokenize
 from ._modules import pool
+from ._persistence import ExportPretrainedMixin, SaveMixin
 from ._skorch_compat import resolve_seed, seeded
 from ._validation import check_texts, validate_params
 
 _FINE_TUNE_TASKS = {"classification", "regression"}
 
 
-class AttentionEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class AttentionEmbedder(
+    SaveMixin, ExportPretrainedMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Turn texts into fixed-size vectors with a pretrained transformer encoder.
 
     ``fit`` loads the tokenizer and encoder of ``checkpoint``; by default it

@@ -103,6 +103,10 @@ class EncoderWithHead(nn.Module):
             pooled = pool_chunks(pooled, chunk_owner, self.chunk_pooling)  # (B, H)
         return pooled
 
-    def forward(self, input_ids, attention_mask, token_type_ids=None, chunk_owner=None) -> torch.Tensor:
-        pooled = self.embed(input_ids, attention_mask, token_type_ids, chunk_owner)  # (B, H)
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, chunk_owner=None,
+                features=None) -> torch.Tensor:
+        """Head outputs (B, n_outputs) from token ids, or from precomputed pooled ``features``."""
+        if features is None:
+            features = self.embed(input_ids, attention_mask, token_type_ids, chunk_owner)  # (B, H)
+        pooled = features
         return self.head(self.dropout(pooled))  # (B, n_outputs)

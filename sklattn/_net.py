@@ -18,12 +18,13 @@ from skorch import NeuralNet
 from skorch.callbacks import GradientNormClipping, PrintLog
 from skorch.utils import to_device, to_tensor
 
+from ._persistence import SaveMixin
 from ._progress import EpochProgressBar, prediction_progress
 from ._skorch_compat import SkorchSklearnMixin, resolve_seed, seeded
 from .callbacks import ResumableCheckpoint, StopOnNonFiniteLoss, WarmupLinearSchedule, stopped_on_purpose
 
 
-class SklattnNet(SkorchSklearnMixin, NeuralNet):
+class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
     """Base of all sklattn estimators; not public.
 
     Subclasses implement ``_fit(X, y, sample_weight, continuing, fit_params,
@@ -185,11 +186,16 @@ class SklattnNet(SkorchSklearnMixin, NeuralNet):
         with seeded(resolve_seed(self.random_state)):
             if not continuing:
                 self.initialize()
+            data = self._training_data(data)
             try:
                 NeuralNet.partial_fit(self, data, targets, **fit_params)
             except Exception:
                 self.initialized_ = False  # e.g. a diverged loss: never predict from these weights
                 raise
+
+    def _training_data(self, data):
+        """Hook: what the training loop iterates over, once the module is built."""
+        return data
 
     def __getstate__(self) -> dict:
         # Pickles hold the weights once and no AdamW moments (2x the weights);

@@ -227,3 +227,45 @@ def test_auto_learning_rate_follows_the_strategy(tiny_checkpoint, sentiment_data
     assert est.lr == "auto"  # the parameter itself stays untouched
     assert [group["initial_lr"] for group in est.optimizer_.param_groups] == pytest.approx(
         [expected] * len(est.optimizer_.param_groups))
+
+
+def test_feature_cache_gives_the_same_model_and_encodes_once(tiny_checkpoint, sentiment_data):
+    from sklattn import clear_feature_cache
+    from sklattn._feature_cache import FEATURE_CACHE
+
+    X, y = sentiment_data[0][:64], sentiment_data[1][:64]
+    clear_feature_cache()
+    cached = _fit(tiny_checkpoint, sentiment_data, finetune="head", max_epochs=3)
+    assert FEATURE_CACHE.misses == 64 and len(FEATURE_CACHE) == 64
+    uncached = _fit(tiny_checkpoint, sentiment_data, finetune="head", max_epochs=3, feature_cache=False)
+    assert FEATURE_CACHE.misses == 64  # the uncached fit did not touch the cache
+    X_new = sentiment_data[0][64:128]
+    np.testing.assert_allclose(cached.predict_proba(X_new), uncached.predict_proba(X_new), atol=1e-5)
+    # a second fit with other head settings hits the cache for every training text
+    refit = _fit(tiny_checkpoint, sentiment_data, finetune="head", max_epochs=3, lr=1e-2, class_weight="balanced")
+    assert FEATURE_CACHE.misses == 64 + 64  # only the predict_proba texts above were new
+    assert FEATURE_CACHE.hits >= 64
+    assert not np.allclose(refit.predict_proba(X_new), cached.predict_proba(X_new))
+    # other pooling or max_length means other features
+    _fit(tiny_checkpoint, sentiment_data, finetune="head", max_epochs=1, pooling="max")
+    assert FEATURE_CACHE.misses == 64 * 3
+    clear_feature_cache()
+    assert len(FEATURE_CACHE) == 0
+
+
+def test_feature_cache_is_bounded():
+    from sklattn._feature_cache import FeatureCache, cached_features
+
+    cache = FeatureCache(max_bytes=10 * 4 * 4)  # ten vectors of 4 float32
+    calls = []
+
+    def compute(indices):
+        calls.append(list(indices))
+        return np.ones((len(indices), 4), dtype=np.float32) * np.array(indices)[:, None]
+
+    keys = [bytes([i]) for i in range(15)]
+    out = cached_features(keys, compute, cache)
+    assert out.shape == (15, 4) and out[7, 0] == 7
+    assert len(cache) == 10  # the five least recently used went out
+    cached_features(keys[-3:], compute, cache)
+    assert calls[-1] == list(range(15))  # the last three were still cached: no new call

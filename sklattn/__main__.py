@@ -1,0 +1,6 @@
+"""``python -m sklattn``: see :mod:`sklattn.cli`."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,424 @@
+"""Command line: fine-tune, predict and evaluate from CSV or Parquet files.
+
+``python -m sklattn fit`` trains an :class:`~sklattn.AttentionClassifier` or
+:class:`~sklattn.AttentionRegressor` on a table and saves it (safe format,
+``estimator.save``) to a directory together with ``history.png`` and the
+column names it was trained on; ``predict`` and ``evaluate`` load that
+directory with :func:`sklattn.load`. Problems with the user's files or
+columns end the command with one line on stderr and exit code 2.
+
+Examples
+--------
+>>> from sklattn.cli import build_parser
+>>> args = build_parser().parse_args(
+...     ["fit", "--data", "train.csv", "--text-column", "review", "--target", "label",
+...      "--checkpoint", "path/to/model", "--output", "my-model"])
+>>> args.command, args.text_column, args.task, args.epochs
+('fit', ['review'], 'auto', 3)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ._tables import CLIError, check_columns, read_table, write_table
+
+__all__ = ["build_parser", "main"]
+
+METADATA_FILE = "sklattn_cli.json"
+TASKS = ("auto", "classification", "regression", "multilabel")
+
+_EXAMPLES = """\
+examples:
+  python -m sklattn fit --data train.csv --text-column review --target label \\
+      --checkpoint sentence-transformers/all-MiniLM-L6-v2 --output my-model
+  python -m sklattn predict --model my-model --data new.csv --output predictions.csv
+  python -m sklattn evaluate --model my-model --data test.csv --target label
+
+Run "python -m sklattn COMMAND --help" for the options of each command.
+"""
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m sklattn`` argument parser (``fit``, ``predict``, ``evaluate``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m sklattn",
+        description="Fine-tune a pretrained transformer on a CSV or Parquet table of texts, "
+        "then predict and evaluate with the saved model. No Python to write.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fit = commands.add_parser(
+        "fit", help="fine-tune on a table and save the model to a directory",
+        description="Fine-tune a transformer encoder on the texts and targets of a table, "
+        "show progress, and save the model, history.png and the column names to --output.",
+        epilog="example:\n  python -m sklattn fit --data train.csv --text-column review "
+        "--target label \\\n      --checkpoint sentence-transformers/all-MiniLM-L6-v2 --output my-model",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_data(fit)
+    _add_text_columns(fit, "column holding the texts; give it twice for sentence pairs "
+                      "(e.g. --text-column question --text-column answer)", required=True)
+    fit.add_argument("--target", action="append", required=True, metavar="COLUMN",
+                     help="column to predict; several for multi-label (0/1 columns) or "
+                     "multi-output regression")
+    fit.add_argument("--task", choices=TASKS, default="auto",
+                     help="auto (default): regression for non-integer numbers, classification "
+                     "otherwise, multilabel for several 0/1 target columns")
+    fit.add_argument("--label-sep", default="|", metavar="SEP",
+                     help='multilabel with one target column: labels separated by SEP (default "|")')
+    fit.add_argument("--checkpoint", required=True,
+                     help="Hugging Face model id or local directory of the pretrained encoder")
+    fit.add_argument("--output", required=True, type=Path, metavar="DIR",
+                     help="directory to save the fine-tuned model in")
+    fit.add_argument("--overwrite", action="store_true", help="replace a model saved in --output before")
+    fit.add_argument("--max-length", type=int, default=128, help="tokens per text (default 128)")
+    fit.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
+    fit.add_argument("--batch-size", type=int, default=32, help="texts per step (default 32)")
+    fit.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (default 5e-5)")
+    fit.add_argument("--valid-fraction", type=float, default=0.0, metavar="F",
+                     help="hold out this fraction to report valid_loss per epoch (default 0: none)")
+    fit.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
+    fit.add_argument("--device", default="cpu", help='e.g. "cuda" (default cpu)')
+    fit.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    _add_verbose(fit)
+
+    predict = commands.add_parser(
+        "predict", help="add predictions (and probabilities) to a table",
+        description="Predict every row of --data with a model saved by fit and write the "
+        "table with a 'prediction' column (and 'proba_<class>' columns for classifiers).",
+        epilog="example:\n  python -m sklattn predict --model my-model --data new.csv "
+        "--output predictions.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_model(predict)
+    _add_data(predict)
+    predict.add_argument("--output", required=True, type=Path, metavar="FILE",
+                         help="where to write the table with predictions (.csv, .tsv or .parquet)")
+    _add_text_columns(predict, "text column(s); default: those the model was trained on")
+    _add_verbose(predict, default=0)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score a saved model on a labelled table",
+        description="Print accuracy and F1 (classification) or R², MAE and RMSE (regression) "
+        "of a model saved by fit on a labelled table.",
+        epilog="example:\n  python -m sklattn evaluate --model my-model --data test.csv "
+        "--target label --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_model(evaluate)
+    _add_data(evaluate)
+    evaluate.add_argument("--target", action="append", metavar="COLUMN",
+                          help="true target column(s); default: those the model was trained on")
+    _add_text_columns(evaluate, "text column(s); default: those the model was trained on")
+    evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    _add_verbose(evaluate, default=0)
+    return parser
+
+
+def _add_data(parser) -> None:
+    parser.add_argument("--data", required=True, type=Path, metavar="FILE",
+                        help="table of texts: .csv, .tsv or .parquet (optionally .gz)")
+
+
+def _add_model(parser) -> None:
+    parser.add_argument("--model", required=True, type=Path, metavar="DIR",
+                        help="directory written by 'python -m sklattn fit' (or estimator.save)")
+
+
+def _add_text_columns(parser, help_text: str, required: bool = False) -> None:
+    parser.add_argument("--text-column", action="append", required=required, metavar="COLUMN",
+                        help=help_text)
+
+
+def _add_verbose(parser, default: int = 1) -> None:
+    parser.add_argument("--verbose", type=int, default=default, metavar="N",
+                        help=f"0 silent, 1 progress bars and the epoch table (default {default})")
+    parser.add_argument("-q", "--quiet", dest="verbose", action="store_const", const=0,
+                        help="same as --verbose 0")
+
+
+# ---------------------------------------------------------------- inputs
+def _texts(frame, columns: Sequence[str], path: Path):
+    """The text columns as strings; missing texts are an error, not the string 'nan'."""
+    if not 1 <= len(columns) <= 2:
+        raise CLIError(f"give --text-column once (texts) or twice (sentence pairs), got {len(columns)}.")
+    check_columns(frame, columns, path, "text")
+    texts = frame[list(columns)]
+    missing = texts.isna().any(axis=1).to_numpy()
+    if missing.any():
+        raise CLIError(
+            f"{int(missing.sum())} rows of {path} have no text (first: row {int(np.flatnonzero(missing)[0])}); "
+            "drop or fill them."
+        )
+    return texts.astype(str)
+
+
+def _resolve_task(task: str, frame, targets: Sequence[str]) -> str:
+    from sklearn.utils.multiclass import type_of_target
+
+    if task != "auto":
+        if task == "classification" and len(targets) > 1:
+            raise CLIError("classification takes one --target; use --task multilabel for several 0/1 columns.")
+        return task
+    if len(targets) > 1:
+        values = frame[list(targets)]
+        binary = values.isin([0, 1]).all().all()
+        return "multilabel" if binary else "regression"
+    kind = type_of_target(frame[targets[0]].dropna().to_numpy())
+    return "regression" if kind.startswith("continuous") else "classification"
+
+
+def _targets(frame, targets: Sequence[str], task: str, label_sep: str, label_names, path: Path):
+    """``y`` for the estimator, and the label names of a multi-label task."""
+    check_columns(frame, targets, path, "target")
+    values = frame[list(targets)]
+    missing = values.isna().any(axis=1).to_numpy()
+    if missing.any():
+        raise CLIError(
+            f"{int(missing.sum())} rows of {path} have no target (first: row {int(np.flatnonzero(missing)[0])}); "
+            "drop or fill them."
+        )
+    if task == "regression":
+        try:
+            y = values.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            raise CLIError(f"regression needs numeric targets, but {list(targets)} hold text.") from None
+        return (y.ravel() if len(targets) == 1 else y), None
+    if task == "classification":
+        return values.iloc[:, 0].to_numpy(), None
+    if len(targets) > 1:  # multilabel: one 0/1 column per label
+        if not values.isin([0, 1]).all().all():
+            raise CLIError(f"multilabel target columns {list(targets)} must hold only 0 and 1.")
+        return values.to_numpy(dtype=np.int64), list(targets)
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    label_sets = [
+        [label.strip() for label in str(cell).split(label_sep) if label.strip()]
+        for cell in values.iloc[:, 0]
+    ]
+    binarizer = MultiLabelBinarizer(classes=label_names)
+    return binarizer.fit_transform(label_sets), [str(name) for name in binarizer.classes_]
+
+
+# ---------------------------------------------------------------- commands
+def _fit(args) -> None:
+    from . import AttentionClassifier, AttentionRegressor
+
+    output: Path = args.output
+    _check_output_dir(output, args.overwrite)  # before training, not after an hour of it
+    if not 0.0 <= args.valid_fraction < 1.0:
+        raise CLIError(f"--valid-fraction must be in [0, 1), got {args.valid_fraction}.")
+    frame = read_table(args.data)
+    texts = _texts(frame, args.text_column, args.data)
+    task = _resolve_task(args.task, frame, args.target)
+    y, label_names = _targets(frame, args.target, task, args.label_sep, None, args.data)
+
+    estimator_class = AttentionRegressor if task == "regression" else AttentionClassifier
+    train_split = None
+    if args.valid_fraction > 0:
+        from skorch.dataset import ValidSplit
+
+        train_split = ValidSplit(args.valid_fraction, stratified=task == "classification",
+                                 random_state=args.random_state)
+    columns = list(args.text_column)
+    estimator = estimator_class(
+        args.checkpoint, text_columns=columns[0] if len(columns) == 1 else columns,
+        max_length=args.max_length, max_epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, random_state=args.random_state, device=args.device,
+        precision=args.precision, train_split=train_split, verbose=args.verbose,
+    )
+    if not hasattr(estimator, "save"):
+        raise CLIError("this sklattn version cannot save models (estimator.save is missing); upgrade sklattn.")
+    _say(args, f"{task} on {len(frame)} rows of {args.data}: text {columns}, target {list(args.target)}")
+    start = time.perf_counter()
+    estimator.fit(texts, y)
+    seconds = time.perf_counter() - start
+
+    # A ValidSplit object cannot be stored without pickle (save would warn); the
+    # metadata records the fraction instead, and predictions do not need it.
+    estimator.set_params(train_split=None)
+    estimator.save(output)  # replaces an older model atomically
+    metadata = {
+        "task": task, "text_columns": columns, "targets": list(args.target),
+        "label_names": label_names, "label_sep": args.label_sep,
+        "checkpoint": str(args.checkpoint), "trained_on": str(args.data), "n_rows": len(frame),
+        "valid_fraction": args.valid_fraction,
+    }
+    (output / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+    plot_note = _save_history_plot(estimator, output / "history.png")
+    last = estimator.history_[-1]
+    losses = ", ".join(f"{key} {last[key]:.4f}" for key in ("train_loss", "valid_loss") if key in last)
+    _say(args, f"trained {args.epochs} epochs in {seconds:.0f} s ({losses}); saved to {output}/ {plot_note}")
+    _say(args, f"next: python -m sklattn predict --model {output} --data new.csv --output predictions.csv")
+
+
+def _check_output_dir(output: Path, overwrite: bool) -> None:
+    from ._persistence import MANIFEST
+
+    if output.exists() and not output.is_dir():
+        raise CLIError(f"--output {output} is a file; give a directory.")
+    if not output.is_dir() or not any(output.iterdir()):
+        return
+    if not (output / MANIFEST).is_file():
+        raise CLIError(f"--output {output} is a non-empty directory without a saved model; choose a new directory.")
+    if not overwrite:
+        raise CLIError(f"--output {output} already holds a model; pass --overwrite to replace it.")
+
+
+def _save_history_plot(estimator, path: Path) -> str:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return '(pip install "sklattn[plot]" to get history.png)'
+    from .plotting import plot_history
+
+    figure = Figure(figsize=(6.4, 4.0), layout="constrained")
+    plot_history(estimator, ax=figure.subplots())
+    figure.savefig(path, dpi=120)
+    return "with history.png"
+
+
+def _load(model_dir: Path):
+    """The saved estimator and the fit command's metadata (empty if saved from Python)."""
+    import sklattn
+
+    if not model_dir.is_dir():
+        raise CLIError(f"model directory {model_dir} does not exist; pass the --output directory of 'python -m sklattn fit'.")
+    if not hasattr(sklattn, "load"):
+        raise CLIError("this sklattn version cannot load saved models (sklattn.load is missing); upgrade sklattn.")
+    try:
+        model = sklattn.load(model_dir)
+    except (OSError, ValueError, TypeError) as exc:
+        raise CLIError(f"cannot load a model from {model_dir}: {exc}") from None
+    if not hasattr(model, "explain"):
+        raise CLIError(f"the command line handles text models; {model_dir} holds a {type(model).__name__}.")
+    meta_path = model_dir / METADATA_FILE
+    metadata = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    return model, metadata
+
+
+def _text_columns_for(args, model, metadata) -> list[str]:
+    columns = args.text_column or metadata.get("text_columns") or model.text_columns
+    if columns is None:
+        raise CLIError("the model does not record its text columns; pass --text-column.")
+    return [columns] if isinstance(columns, str) else list(columns)
+
+
+def _model_task(model) -> str:
+    if not hasattr(model, "classes_"):
+        return "regression"
+    return "multilabel" if model.multilabel_ else "classification"
+
+
+def _predict(args) -> None:
+    model, metadata = _load(args.model)
+    model.set_params(verbose=args.verbose)
+    frame = read_table(args.data)
+    texts = _texts(frame, _text_columns_for(args, model, metadata), args.data)
+    task = _model_task(model)
+    out = frame.copy()
+    if task == "regression":
+        predictions = model.predict(texts)
+        if predictions.ndim == 1:
+            out["prediction"] = predictions
+        else:
+            names = metadata.get("targets") or [str(j) for j in range(predictions.shape[1])]
+            for j, name in enumerate(names):
+                out[f"prediction_{name}"] = predictions[:, j]
+    else:
+        probabilities = model.predict_proba(texts)
+        if task == "multilabel":
+            names = metadata.get("label_names") or [str(c) for c in model.classes_]
+            chosen = probabilities >= model.threshold
+            sep = metadata.get("label_sep", "|")
+            out["prediction"] = [sep.join(n for n, c in zip(names, row) if c) for row in chosen]
+        else:
+            names = [str(c) for c in model.classes_]
+            out["prediction"] = model.classes_[probabilities.argmax(axis=1)]
+        for j, name in enumerate(names):
+            out[f"proba_{name}"] = probabilities[:, j]
+    write_table(out, args.output)
+    _say(args, f"wrote {len(out)} predictions to {args.output}")
+
+
+def _scores(task: str, y_true, y_pred) -> dict[str, float]:
+    from sklearn import metrics
+
+    if task == "regression":
+        return {
+            "r2": float(metrics.r2_score(y_true, y_pred)),
+            "mae": float(metrics.mean_absolute_error(y_true, y_pred)),
+            "rmse": float(np.sqrt(metrics.mean_squared_error(y_true, y_pred))),
+        }
+    scores = {"accuracy": float(metrics.accuracy_score(y_true, y_pred))}
+    if task == "multilabel":
+        scores["f1_micro"] = float(metrics.f1_score(y_true, y_pred, average="micro", zero_division=0))
+    scores["f1_macro"] = float(metrics.f1_score(y_true, y_pred, average="macro", zero_division=0))
+    return scores
+
+
+def _evaluate(args) -> None:
+    model, metadata = _load(args.model)
+    model.set_params(verbose=args.verbose)
+    targets = args.target or metadata.get("targets")
+    if not targets:
+        raise CLIError("the model does not record its target column; pass --target.")
+    frame = read_table(args.data)
+    texts = _texts(frame, _text_columns_for(args, model, metadata), args.data)
+    task = _model_task(model)
+    y_true, _ = _targets(frame, targets, task, metadata.get("label_sep", "|"),
+                         metadata.get("label_names"), args.data)
+    if task == "classification":
+        y_true = y_true.astype(model.classes_.dtype, copy=False)
+    scores = {"task": task, "n_samples": len(frame), **_scores(task, y_true, model.predict(texts))}
+    if args.json:
+        print(json.dumps(scores))
+        return
+    for name, value in scores.items():
+        print(f"{name:<10} {value:.4f}" if isinstance(value, float) else f"{name:<10} {value}")
+
+
+def _say(args, message: str) -> None:
+    if args.verbose:
+        print(message, file=sys.stderr)
+
+
+_COMMANDS = {"fit": _fit, "predict": _predict, "evaluate": _evaluate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 success, 2 bad input).
+
+    Parameters
+    ----------
+    argv : sequence of str, default=None
+        Arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    int
+    """
+    from sklearn.exceptions import NotFittedError
+
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a usage error (2), already printed
+        return int(exit_.code or 0)
+    try:
+        _COMMANDS[args.command](args)
+    except (CLIError, ValueError, TypeError, ImportError, NotFittedError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"python -m sklattn {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,446 @@
+"""Reliability under faults: resume after a crash, Ctrl-C, diverging losses, hostile
+text and labels, determinism across processes, parallel and threaded use, offline use."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_sentiment_texts
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback, EarlyStopping
+from skorch.dataset import ValidSplit
+
+from sklattn import AttentionClassifier, AttentionRegressor, TabularAttentionClassifier, TabularAttentionRegressor
+from sklattn.callbacks import NonFiniteLossError, ResumableCheckpoint
+
+TESTS = os.path.dirname(__file__)
+FAST = dict(max_length=32, lr=2e-3, batch_size=16, random_state=0)
+TABULAR = dict(d_model=8, n_heads=2, n_layers=1, lr=1e-2, batch_size=16, random_state=0)
+FEW = settings(max_examples=12, deadline=None, database=None,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+def _tabular_data(n: int = 64, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    return X, (X[:, 0] + X[:, 1] > 0).astype(int)
+
+
+def _weights(estimator) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in estimator.module_.state_dict().items()}
+
+
+def _assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.allclose(a[name], b[name], rtol=0, atol=1e-6), name
+
+
+def _python(code: str, *, offline: bool = False) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter (one torch thread, like the test process)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
+    if offline:  # prove the network is not needed, without relying on the hub's offline switch
+        env.pop("HF_HUB_OFFLINE")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=240)
+
+
+PRELUDE = textwrap.dedent(
+    """
+    import json, os, pickle, signal, socket, sys
+    network_calls = []
+
+    class _NoNetwork(socket.socket):
+        def __init__(self, *args, **kwargs):
+            network_calls.append(repr(args))
+            raise OSError("network access blocked by the offline test")
+
+    def _no_connection(*args, **kwargs):
+        network_calls.append(repr(args))
+        raise OSError("network access blocked by the offline test")
+
+    if {offline!r}:
+        socket.socket = _NoNetwork
+        socket.create_connection = _no_connection
+    sys.path.insert(0, {tests!r})
+    import numpy as np
+    import torch
+    torch.set_num_threads(1)
+    import sklattn
+    from conftest import make_sentiment_texts
+    from skorch.callbacks import Callback, EarlyStopping
+    from skorch.dataset import ValidSplit
+    from sklattn import AttentionClassifier
+    from sklattn.callbacks import ResumableCheckpoint
+    """
+)
+
+
+# ------------------------------------------------------------ checkpoint and resume
+RESUME_PARAMS = dict(FAST, max_epochs=4)
+
+RESUME_SCRIPT = PRELUDE + textwrap.dedent(
+    """
+    class KillDuringEpoch(Callback):
+        '''SIGKILL this process after the first training batch of an epoch: a hard crash.'''
+        def __init__(self, epoch):
+            self.epoch = epoch
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training and len(net.history) == self.epoch:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    X, y = make_sentiment_texts(96)
+    callbacks = [ResumableCheckpoint({state_dir!r}), EarlyStopping(patience=10)]
+    if {kill_in_epoch}:
+        callbacks.append(KillDuringEpoch({kill_in_epoch}))
+    clf = AttentionClassifier({ckpt!r}, **{params!r}, train_split=ValidSplit(0.25), callbacks=callbacks)
+    clf.fit(X, y)
+    torch.save({{"weights": clf.module_.state_dict(), "epochs": len(clf.history_),
+                "resumed_from": dict(clf.callbacks_)["ResumableCheckpoint"].resumed_from_epoch_}}, {out!r})
+    """
+)
+
+
+def test_resume_after_kill_9_matches_uninterrupted_fit(tiny_checkpoint, tmp_path):
+    """Killed (SIGKILL) in epoch 3 of 4, resumed in a fresh process: same final weights."""
+    X, y = make_sentiment_texts(96)
+    uninterrupted = AttentionClassifier(
+        tiny_checkpoint, **RESUME_PARAMS, train_split=ValidSplit(0.25),
+        callbacks=[ResumableCheckpoint(tmp_path / "full"), EarlyStopping(patience=10)],
+    ).fit(X, y)
+    assert not (tmp_path / "full" / "training_state.pt").exists()  # a completed fit cleans up
+
+    state_dir, out = tmp_path / "run", tmp_path / "resumed.pt"
+    script = dict(tests=TESTS, offline=False, ckpt=tiny_checkpoint, params=RESUME_PARAMS,
+                  state_dir=str(state_dir), out=str(out))
+    crashed = _python(RESUME_SCRIPT.format(**script, kill_in_epoch=3))
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    saved = torch.load(state_dir / "training_state.pt", weights_only=False)
+    assert len(saved["history"]) == 2  # the state of the last completed epoch
+
+    resumed = _python(RESUME_SCRIPT.format(**script, kill_in_epoch=0))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    result = torch.load(out, weights_only=False)
+    assert result["resumed_from"] == 2 and result["epochs"] == 4
+    _assert_same_weights(_weights(uninterrupted), result["weights"])
+    assert not (state_dir / "training_state.pt").exists()
+
+
+class _CrashInEpoch(Callback):
+    """Raise at the start of an epoch, standing in for a crash (cheaper than a process)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_begin(self, net, **kwargs) -> None:
+        if len(net.history) == self.epoch:
+            raise RuntimeError("simulated crash")
+
+
+def test_resume_restores_callback_state_tabular_with_staged_freezing(tmp_path):
+    """The backbone-freezing stage, warmup schedule and RNG resume where they stopped."""
+    X, y = _tabular_data()
+    params = dict(TABULAR, max_epochs=5, freeze_backbone=3, train_split=ValidSplit(0.25))
+    full = TabularAttentionClassifier(**params).fit(X, y)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        TabularAttentionClassifier(
+            **params, callbacks=[_CrashInEpoch(4), ResumableCheckpoint(tmp_path)]
+        ).fit(X, y)
+    crashed = TabularAttentionClassifier(**params, callbacks=[ResumableCheckpoint(tmp_path)])
+    with pytest.raises(NotFittedError):  # the state stays on disk, not in a half-fitted estimator
+        crashed.predict(X)
+    resumed = crashed.fit(X, y)
+    assert dict(resumed.callbacks_)["ResumableCheckpoint"].resumed_from_epoch_ == 3
+    assert dict(resumed.callbacks_)["lr_schedule"].step_ == dict(full.callbacks_)["lr_schedule"].step_
+    assert [row["train_loss"] for row in resumed.history_] == [row["train_loss"] for row in full.history_]
+    _assert_same_weights(_weights(full), _weights(resumed))
+
+
+def test_resume_refuses_the_state_of_a_different_fit(tmp_path):
+    X, y = _tabular_data()
+    params = dict(TABULAR, max_epochs=3)
+    with pytest.raises(RuntimeError):
+        TabularAttentionClassifier(**params, callbacks=[_CrashInEpoch(2), ResumableCheckpoint(tmp_path)]).fit(X, y)
+    other = TabularAttentionClassifier(**params, callbacks=[ResumableCheckpoint(tmp_path)])
+    with pytest.raises(ValueError, match="state of a different fit .*differs in: data.*delete the file"):
+        other.fit(X[::-1], y[::-1])
+    with pytest.raises(ValueError, match="differs in: max_epochs"):
+        other.set_params(max_epochs=5).fit(X, y)
+
+
+# ------------------------------------------------------------------- interrupts
+class _InterruptInEpoch(Callback):
+    """Raise KeyboardInterrupt (Ctrl-C) after the first training batch of an epoch."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_batch_end(self, net, training=False, **kwargs) -> None:
+        if training and len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("kind", ["text", "tabular"])
+def test_keyboard_interrupt_leaves_a_usable_estimator_with_a_warning(kind, tiny_checkpoint, sentiment_data):
+    if kind == "text":
+        X, y = sentiment_data
+        est = AttentionClassifier(tiny_checkpoint, **FAST, max_epochs=5, callbacks=[_InterruptInEpoch(2)])
+    else:
+        X, y = _tabular_data()
+        est = TabularAttentionClassifier(**TABULAR, max_epochs=5, callbacks=[_InterruptInEpoch(2)])
+    with pytest.warns(UserWarning, match="interrupted \\(KeyboardInterrupt\\) in epoch 2.*can predict"):
+        est.fit(X, y)
+    check_is_fitted(est)
+    assert len(est.history_) == 2
+    assert set(est.predict(X)) <= set(est.classes_)
+    assert np.isfinite(est.predict_proba(X)).all()
+    est.partial_fit(X, y)  # and training can continue
+    assert len(est.history_) == 7
+
+
+def test_early_stopping_is_not_reported_as_an_interrupt(tiny_checkpoint, sentiment_data):
+    X, y = sentiment_data
+    never_improves = EarlyStopping(monitor="train_loss", patience=1, threshold=0.99)
+    clf = AttentionClassifier(tiny_checkpoint, **FAST, max_epochs=6, callbacks=[never_improves])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*interrupted")
+        clf.fit(X, y)
+    assert len(clf.history_) == 2
+
+
+# ------------------------------------------------------------- non-finite losses
+def test_absurd_learning_rate_stops_with_a_clear_error(tiny_checkpoint, sentiment_data):
+    X, y = sentiment_data
+    clf = AttentionClassifier(tiny_checkpoint, **{**FAST, "lr": 1e6}, warmup_ratio=0.0, max_epochs=3)
+    with pytest.raises(NonFiniteLossError, match=r"training loss became nan in epoch 1, batch \d+.*"
+                                                 r"learning rate too high \(lr=1000000.0"):
+        clf.fit(X, y)
+    assert issubclass(NonFiniteLossError, ValueError)
+    with pytest.raises(NotFittedError):  # no NaN predictions from the diverged weights
+        clf.predict(X)
+
+
+def test_bf16_divergence_names_bf16(tiny_checkpoint, sentiment_data):
+    X, y = sentiment_data
+    clf = AttentionClassifier(tiny_checkpoint, **{**FAST, "lr": 1e6}, warmup_ratio=0.0, precision="bf16")
+    with pytest.raises(NonFiniteLossError, match="bfloat16 overflow \\(precision='bf16'"):
+        clf.fit(X[:64], y[:64])
+
+
+@pytest.mark.parametrize("kind", ["text", "tabular"])
+def test_overflowing_targets_stop_with_a_clear_error(kind, tiny_checkpoint, sentiment_data):
+    huge = np.full(64, 1e30)  # finite in float64, its square overflows float32
+    if kind == "text":
+        est, X = AttentionRegressor(tiny_checkpoint, **FAST, max_epochs=1, scale_target=False), sentiment_data[0][:64]
+    else:
+        est, X = TabularAttentionRegressor(**TABULAR, max_epochs=1, scale_target=False), _tabular_data()[0]
+    with pytest.raises(NonFiniteLossError, match="training loss became inf in epoch 1, batch 1.*extreme values in the targets"):
+        est.fit(X, huge)
+
+
+def test_predictions_are_never_silently_nan():
+    X, y = _tabular_data()
+    reg = TabularAttentionRegressor(**TABULAR, max_epochs=2).fit(X, y.astype(float))
+    extreme = X[:4].copy()
+    extreme[0, 0] = 1e300  # finite, but overflows float32 once standardized
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match="NaN or infinite outputs .*extreme values"):
+        reg.predict(extreme)
+    assert np.isfinite(reg.predict(X)).all()
+
+
+# --------------------------------------------------------------- hostile text
+@pytest.fixture(scope="module")
+def fitted_classifier(tiny_checkpoint):
+    X, y = make_sentiment_texts(96)
+    return AttentionClassifier(tiny_checkpoint, **FAST, max_epochs=4).fit(X, y)
+
+
+def _assert_valid_predictions(clf, texts) -> None:
+    proba = clf.predict_proba(texts)
+    assert proba.shape == (len(texts), len(clf.classes_))
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert set(clf.predict(texts)) <= set(clf.classes_)
+
+
+@FEW
+@given(texts=st.lists(st.text(max_size=60), min_size=1, max_size=8))
+def test_any_unicode_text_gets_valid_probabilities(fitted_classifier, texts):
+    _assert_valid_predictions(fitted_classifier, texts)
+
+
+def test_extreme_texts_get_valid_probabilities(fitted_classifier):
+    texts = ["", " \t\n ", "\x00\x01\x07\x1b[31m", "good " * 20_000, "🙂🔥" * 300,
+             "\u202egood\u202c", "e\u0301\u0301\u0301", "\ud7ff\ufeff\ufffd", "غير جيد", "很好"]
+    _assert_valid_predictions(fitted_classifier, texts)
+
+
+@settings(max_examples=8, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=st.lists(st.text(max_size=40), min_size=2, max_size=8))
+def test_fit_on_any_unicode_text(tiny_checkpoint, texts):
+    labels = ["a", "b"] * (len(texts) // 2) + ["a"] * (len(texts) % 2)
+    clf = AttentionClassifier(tiny_checkpoint, max_length=32, max_epochs=1, batch_size=4, random_state=0)
+    _assert_valid_predictions(clf.fit(texts, labels), texts)
+
+
+LABEL_SETS = st.one_of(
+    st.lists(st.integers(-3, 3), min_size=2, max_size=8),
+    st.lists(st.text(max_size=3), min_size=2, max_size=8),
+    st.lists(st.booleans(), min_size=2, max_size=8),
+    st.lists(st.one_of(st.integers(0, 2), st.sampled_from(["x", "y"])), min_size=2, max_size=8),
+)
+
+
+@FEW
+@given(labels=LABEL_SETS)
+def test_any_label_set_fits_or_fails_clearly(tiny_checkpoint, labels):
+    X, _ = make_sentiment_texts(len(labels))
+    clf = AttentionClassifier(tiny_checkpoint, max_length=32, max_epochs=1, batch_size=8, random_state=0)
+    kinds = {str if isinstance(label, str) else int for label in labels}
+    if len(kinds) > 1:
+        with pytest.raises(TypeError, match="mixes label types"):
+            clf.fit(X, labels)
+    elif len(set(labels)) < 2:
+        with pytest.raises(ValueError, match="only one class"):
+            clf.fit(X, labels)
+    else:
+        predicted = clf.fit(X, labels).predict(X)
+        assert sorted(set(labels)) == list(clf.classes_)
+        assert set(predicted.tolist()) <= set(labels)
+        assert all(type(p) is type(labels[0]) for p in predicted.tolist())
+
+
+# ------------------------------------------ determinism across processes, offline
+DETERMINISM_PARAMS = dict(FAST, max_epochs=12)
+# Stops when the validation loss has not halved for 2 epochs: after epoch 3 here.
+EARLY_STOPPING = dict(monitor="valid_loss", patience=2, threshold=0.5)
+
+OFFLINE_SCRIPT = PRELUDE + textwrap.dedent(
+    """
+    X, y = make_sentiment_texts(96)
+    clf = AttentionClassifier({ckpt!r}, **{params!r}, train_split=ValidSplit(0.25),
+                              callbacks=[EarlyStopping(**{early_stopping!r})])
+    clf.fit(X, y)
+    proba = clf.predict_proba(X)
+    path = os.path.join({out_dir!r}, "model")
+    if hasattr(sklattn, "load"):  # sklattn's own persistence, when it exists
+        clf.save(path)
+        restored, how = sklattn.load(path), "sklattn.save/load"
+    else:
+        with open(path, "wb") as f:
+            pickle.dump(clf, f)
+        with open(path, "rb") as f:
+            restored, how = pickle.load(f), "pickle"
+    np.save(os.path.join({out_dir!r}, "proba.npy"), proba)
+    np.save(os.path.join({out_dir!r}, "restored.npy"), restored.predict_proba(X))
+    print(json.dumps({{"network_calls": network_calls, "epochs": len(clf.history_), "how": how}}))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def offline_run(tiny_checkpoint, tmp_path_factory):
+    """A seeded fit with validation split and early stopping, saved, loaded and
+    used for prediction in a fresh process whose sockets all raise."""
+    out_dir = tmp_path_factory.mktemp("offline")
+    result = _python(OFFLINE_SCRIPT.format(
+        tests=TESTS, offline=True, ckpt=tiny_checkpoint, params=DETERMINISM_PARAMS,
+        early_stopping=EARLY_STOPPING, out_dir=str(out_dir),
+    ), offline=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return report, np.load(out_dir / "proba.npy"), np.load(out_dir / "restored.npy")
+
+
+def test_fit_save_load_predict_with_network_blocked(offline_run):
+    report, proba, restored = offline_run
+    assert report["network_calls"] == []
+    np.testing.assert_array_equal(proba, restored)
+
+
+def test_same_random_state_same_predictions_across_processes_with_early_stopping(tiny_checkpoint, offline_run):
+    report, other_process, _ = offline_run
+    X, y = make_sentiment_texts(96)
+    clf = AttentionClassifier(tiny_checkpoint, **DETERMINISM_PARAMS, train_split=ValidSplit(0.25),
+                              callbacks=[EarlyStopping(**EARLY_STOPPING)]).fit(X, y)
+    assert len(clf.history_) == report["epochs"] < DETERMINISM_PARAMS["max_epochs"]  # it did stop early
+    np.testing.assert_array_equal(clf.predict_proba(X), other_process)
+
+
+# ------------------------------------------------------------------ concurrency
+def test_grid_search_and_cross_val_score_with_two_loky_workers(tiny_checkpoint, sentiment_data):
+    X, y = sentiment_data
+    clf = AttentionClassifier(tiny_checkpoint, **FAST, max_epochs=8)
+    parallel = cross_val_score(clf, X, y, cv=2, n_jobs=2)
+    np.testing.assert_array_equal(parallel, cross_val_score(clf, X, y, cv=2))  # same seed, other processes
+    search = GridSearchCV(clf, {"lr": [1e-7, 2e-3]}, cv=2, n_jobs=2).fit(X, y)
+    assert search.best_params_ == {"lr": 2e-3}
+    assert search.best_score_ >= 0.75
+
+
+def test_predict_from_many_threads_matches_sequential(fitted_classifier):
+    X, _ = make_sentiment_texts(400, seed=3)
+    chunks = [X[i::8] for i in range(8)]
+    expected = [fitted_classifier.predict_proba(chunk) for chunk in chunks]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(fitted_classifier.predict_proba, chunks * 3))
+    for i, result in enumerate(results):
+        np.testing.assert_array_equal(result, expected[i % len(chunks)])
+
+
+MEMORY_SCRIPT = PRELUDE + textwrap.dedent(
+    """
+    import tempfile
+    from sklearn.model_selection import cross_val_score
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    def peak_mb():
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+
+    # ~3M parameters: weights, gradients and AdamW moments take ~50 MB per fit, so a
+    # fold that kept its model alive would raise the peak of every later fold.
+    ckpt = tempfile.mkdtemp()
+    tokenizer = AutoTokenizer.from_pretrained({ckpt!r})
+    tokenizer.save_pretrained(ckpt)
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=256, num_hidden_layers=4,
+                         num_attention_heads=4, intermediate_size=512,
+                         max_position_embeddings=64)).save_pretrained(ckpt)
+    X, y = make_sentiment_texts(200)
+    peaks, kept = [], []
+
+    def score_and_measure(estimator, X_test, y_test):
+        if {leak!r}:
+            kept.append(estimator)
+        peaks.append(peak_mb())
+        return estimator.score(X_test, y_test)
+
+    clf = AttentionClassifier(ckpt, max_length=32, max_epochs=1, batch_size=16, random_state=0)
+    cross_val_score(clf, X, y, cv=5, scoring=score_and_measure)
+    print(json.dumps(peaks))
+    """
+)
+
+
+def test_peak_memory_does_not_grow_across_folds(tiny_checkpoint):
+    result = _python(MEMORY_SCRIPT.format(tests=TESTS, offline=False, ckpt=tiny_checkpoint, leak=False))
+    assert result.returncode == 0, result.stderr[-3000:]
+    peaks = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(peaks) == 5
+    print("peak RSS after each fold (MB):", [round(p) for p in peaks])
+    assert peaks[-1] - peaks[1] < 50, peaks
