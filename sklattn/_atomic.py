@@ -144,8 +144,8 @@ def atomic_directory(target, marker: str, what: str) -> Iterator[Path]:
     Parameters
     ----------
     target : path-like
-        Directory to create or replace. An existing one must be empty or hold
-        ``marker`` (i.e. have been written by the same kind of save).
+        Directory to create (with its parents) or replace. An existing one must
+        be empty or hold ``marker`` (i.e. have been written by the same kind of save).
     marker : str
         File name identifying directories this kind of save may replace.
     what : str
@@ -154,8 +154,9 @@ def atomic_directory(target, marker: str, what: str) -> Iterator[Path]:
     target = Path(os.path.abspath(Path(target).expanduser()))
     if target.is_symlink():
         target = target.resolve()
-    if not target.parent.is_dir():
-        raise ValueError(f"cannot save to {str(target)!r}: {str(target.parent)!r} is not a directory.")
+    if target.parent.exists() and not target.parent.is_dir():
+        raise ValueError(f"cannot save to {str(target)!r}: {str(target.parent)!r} is a file.")
+    target.parent.mkdir(parents=True, exist_ok=True)
     recover_interrupted(target, marker)
     check_replaceable(target, marker, what)
     _remove_leftovers(target)

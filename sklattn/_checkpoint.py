@@ -9,6 +9,8 @@ local cache when offline mode is on.
 from __future__ import annotations
 
 import os
+import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,23 @@ _OFFLINE_FIX = (
     "the model once while online (e.g. AutoModel.from_pretrained(id)) so that it is "
     "in the local Hugging Face cache."
 )
+_WORKER_FIX = (
+    " Every worker of a distributed search loads the checkpoint itself: put the "
+    "directory on a path all workers share, or download the hub id into each "
+    "worker's Hugging Face cache."
+)
+
+
+def _where() -> tuple[str, str]:
+    """Where this process runs, and the fix for workers, for errors raised remotely."""
+    where = f" on host {socket.gethostname()!r}"
+    distributed = sys.modules.get("distributed")  # never imported: not a dask worker
+    if distributed is not None:
+        try:
+            return f"{where} (dask worker {distributed.get_worker().address})", _WORKER_FIX
+        except ValueError:  # not inside a worker task
+            pass
+    return where, ""
 
 
 def _offline_mode() -> bool:
@@ -70,7 +89,10 @@ def resolve_checkpoint(checkpoint: Any) -> str:
             "holds config.json and the weights."
         )
     if isinstance(checkpoint, os.PathLike) or _looks_like_path(name):
-        raise ValueError(f"checkpoint directory {name!r} does not exist. {_OFFLINE_FIX}")
+        where, worker_fix = _where()
+        raise ValueError(
+            f"checkpoint directory {name!r} does not exist{where}. {_OFFLINE_FIX}{worker_fix}"
+        )
     from huggingface_hub import try_to_load_from_cache
 
     try:
@@ -80,9 +102,11 @@ def resolve_checkpoint(checkpoint: Any) -> str:
     if isinstance(cached, str):
         return name
     if _offline_mode():
+        where, worker_fix = _where()
         raise ValueError(
             f"checkpoint {name!r} is neither a local directory nor in the local Hugging "
-            f"Face cache, and offline mode (HF_HUB_OFFLINE) is on. {_OFFLINE_FIX}"
+            f"Face cache{where}, and offline mode (HF_HUB_OFFLINE) is on. "
+            f"{_OFFLINE_FIX}{worker_fix}"
         )
     return name
 

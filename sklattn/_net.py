@@ -150,7 +150,8 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
                 raise ValueError(
                     f"{type(self).__name__} produced NaN or infinite outputs ({bad} values in a "
                     f"batch of {len(outputs)}): the inputs are probably far outside the range "
-                    "seen in fit (values that overflow float32). Check X for extreme values."
+                    "seen in fit (values that overflow float32), or the weights diverged in "
+                    "training (learning rate too high). Check X for extreme values."
                 )
         return outputs
 

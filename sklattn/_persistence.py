@@ -232,7 +232,11 @@ def _cpu_tensors(module: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict
         shared = storage in storages and tensor.numel() > 0
         storages.add(storage)
         tensor = tensor.detach().to("cpu")
-        tensors[name] = tensor.clone() if shared or not tensor.is_contiguous() else tensor
+        if not tensor.is_contiguous():
+            tensor = tensor.contiguous()  # a copy
+        elif shared:  # safetensors refuses tensors that share memory
+            tensor = tensor.clone()
+        tensors[name] = tensor
     return tensors, aliases
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import tqdm.auto
+import tqdm.std
 from skorch.callbacks import ProgressBar
 
 # A prediction bar appears only once predicting has taken this long, so small
@@ -33,8 +35,15 @@ class EpochProgressBar(ProgressBar):
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs) -> None:
         self.sums_: dict[str, float] = {}
         self.counts_: dict[str, int] = {}
-        super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs)
-        self.pbar_.set_description(f"epoch {len(net.history)}", refresh=False)
+        if not isinstance(self.batches_per_epoch, int) and self.batches_per_epoch != "auto":
+            super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs)
+            return
+        # skorch's bar, created here to carry the epoch number from its first draw.
+        total = self.batches_per_epoch
+        if total == "auto":
+            total = self._get_batches_per_epoch(net, dataset_train, dataset_valid)
+        bar = tqdm.auto.tqdm if self.detect_notebook else tqdm.std.tqdm  # widget in Jupyter
+        self.pbar_ = bar(total=total, leave=False, desc=f"epoch {len(net.history)}", unit="batch")
 
     def _get_postfix_dict(self, net) -> dict[str, str]:
         batch = net.history[-1, "batches", -1]
@@ -56,7 +65,5 @@ class EpochProgressBar(ProgressBar):
 
 def prediction_progress(batches: Iterable[Any], total: int) -> Iterator[Any]:
     """Wrap prediction batches in a tqdm bar that shows up only for long runs."""
-    from tqdm.auto import tqdm
-
-    return iter(tqdm(batches, total=total, desc="predict", unit="batch", leave=False,
+    return iter(tqdm.auto.tqdm(batches, total=total, desc="predict", unit="batch", leave=False,
                      delay=PREDICT_BAR_DELAY_S))

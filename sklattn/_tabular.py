@@ -108,7 +108,7 @@ d_model : int, default=32
 _ATTRIBUTES_DOC = """\
 n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_mean_, feature_scale_ : ndarray of shape (n_features_in_,)
+    feature_mean_, feature_scale_ : ndarray of shape (n_features,)
         NaN-aware standardization applied inside the estimator (taken from
         ``init_from`` when given).
     head_transferred_ : bool

@@ -91,12 +91,14 @@ class NonFiniteLossError(ValueError):
 
 
 class StopOnNonFiniteLoss(Callback):
-    """Stop training with :class:`NonFiniteLossError` when a batch loss is NaN or infinite.
+    """Stop training with :class:`NonFiniteLossError` when the loss or the weights stop being finite.
 
-    Every sklattn estimator adds it by default (name ``"stop_on_nonfinite"``;
-    ``callbacks__stop_on_nonfinite=None`` turns it off). Without it a diverged
-    fit would end normally and ``predict`` would return NaN-based garbage.
-    The estimator is left unfitted after the error.
+    Checks every batch loss (training and validation) and, at the end of each
+    epoch, the weights (a NaN can appear in the last optimizer step, after the
+    last loss). Every sklattn estimator adds it by default (name
+    ``"stop_on_nonfinite"``; ``callbacks__stop_on_nonfinite=None`` turns it
+    off). Without it a diverged fit would end normally and ``predict`` would
+    return NaN-based garbage. The estimator is left unfitted after the error.
     """
 
     def on_epoch_begin(self, net, **kwargs) -> None:
@@ -107,15 +109,27 @@ class StopOnNonFiniteLoss(Callback):
         if loss is None:
             return
         value = float(loss.detach().float()) if hasattr(loss, "detach") else float(loss)
-        if math.isfinite(value):
-            return
-        phase = "training" if training else "validation"
-        precision = getattr(net, "precision", "fp32")
-        raise NonFiniteLossError(
-            f"the {phase} loss became {value} in epoch {len(net.history)}, batch "
-            f"{self.batches_[training]}; training stopped and the estimator is left unfitted. "
-            f"Likely causes: a learning rate too high (lr={net.lr!r}; try 10x lower), "
-            + ("bfloat16 overflow (precision='bf16'; try precision='fp32'), " if precision == "bf16" else "")
+        if not math.isfinite(value):
+            phase = "training" if training else "validation"
+            raise NonFiniteLossError(self._message(
+                net, f"the {phase} loss became {value} in epoch {len(net.history)}, "
+                f"batch {self.batches_[training]}"
+            ))
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        for name, param in net.module_.named_parameters():
+            if not bool(param.detach().isfinite().all()):
+                raise NonFiniteLossError(self._message(
+                    net, f"the weights ({name}) became NaN or infinite in epoch {len(net.history)}"
+                ))
+
+    @staticmethod
+    def _message(net, what: str) -> str:
+        bf16 = getattr(net, "precision", "fp32") == "bf16"
+        return (
+            f"{what}; training stopped and the estimator is left unfitted. Likely causes: "
+            f"a learning rate too high (lr={net.lr!r}; try 10x lower), "
+            + ("bfloat16 overflow (precision='bf16'; try precision='fp32'), " if bf16 else "")
             + "or extreme values in the targets or inputs (check y for huge values, or "
             "scale the targets)."
         )

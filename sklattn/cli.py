@@ -221,6 +221,7 @@ def _fit(args) -> None:
         raise CLIError(f"--valid-fraction must be in [0, 1), got {args.valid_fraction}.")
     frame = read_table(args.data)
     texts = _texts(frame, args.text_column, args.data)
+    check_columns(frame, args.target, args.data, "target")
     task = _resolve_task(args.task, frame, args.target)
     y, label_names = _targets(frame, args.target, task, args.label_sep, None, args.data)
 

@@ -130,8 +130,9 @@ def plot_history(estimator, ax=None):
     metrics = {key: values for key, values in series.items() if key not in losses}
     cycle = _pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
     colors = {key: cycle[i % len(cycle)] for i, key in enumerate(series)}
+    markers = len(epochs) <= 25  # dots help on short runs and clutter long ones
     for key, values in losses.items():
-        ax.plot(epochs, values, marker="o", color=colors[key], label=key)
+        ax.plot(epochs, values, marker="o" if markers else None, color=colors[key], label=key)
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     from matplotlib.ticker import MaxNLocator
@@ -141,11 +142,14 @@ def plot_history(estimator, ax=None):
     if metrics:
         twin = ax.twinx()
         for key, values in metrics.items():
-            twin.plot(epochs, values, marker="s", linestyle="--", color=colors[key], label=key)
+            twin.plot(epochs, values, marker="s" if markers else None, linestyle="--",
+                      color=colors[key], label=key)
         twin.set_ylabel("score")
         more_handles, more_labels = twin.get_legend_handles_labels()
         handles, labels = handles + more_handles, labels + more_labels
-    ax.legend(handles, labels, loc="best")
+    # Below the axes: inside, the curves of the two y axes would run through it.
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.14),
+              ncol=min(len(labels), 4), frameon=False)
     ax.set_title(f"Training history ({len(history)} epochs)")
     return ax
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import build_tiny_checkpoint, make_sentiment_texts
+from conftest import make_sentiment_texts
 from sklearn.exceptions import NotFittedError
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
@@ -68,10 +68,10 @@ def _dir_bytes(path: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
+def saved(tmp_path_factory, tiny_checkpoint):
     """Every estimator, fitted from a checkpoint copy that is deleted afterwards, saved three ways."""
     root = tmp_path_factory.mktemp("persistence")
-    ckpt = build_tiny_checkpoint(root / "checkpoint-copy")
+    ckpt = str(shutil.copytree(tiny_checkpoint, root / "checkpoint-copy"))
     texts, labels = make_sentiment_texts(32, seed=1)
     rng = np.random.default_rng(0)
     table = pd.DataFrame(rng.normal(size=(48, 4)), columns=["a", "b", "c", "d"])
@@ -213,11 +213,11 @@ def test_loaded_text_model_keeps_training(saved):
     assert len(loaded.history_) == 2
 
 
-def test_pickle_and_saved_directory_are_about_the_weight_size(tmp_path):
-    """A wider checkpoint (1.3 MB of weights) so the fixed overhead is measurable against it."""
+def test_pickle_and_saved_directory_are_about_the_weight_size(tmp_path, tiny_checkpoint):
+    """A wider checkpoint (1.2 MB of weights) so the fixed overhead is measurable against it."""
     from transformers import BertConfig, BertModel
 
-    ckpt = build_tiny_checkpoint(tmp_path / "ckpt")
+    ckpt = str(shutil.copytree(tiny_checkpoint, tmp_path / "ckpt"))
     vocab = json.loads((Path(ckpt) / "config.json").read_text())["vocab_size"]
     BertModel(BertConfig(vocab_size=vocab, hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
                          intermediate_size=256, max_position_embeddings=64)).save_pretrained(ckpt)
@@ -286,11 +286,12 @@ def test_save_replaces_a_model_but_refuses_other_paths(saved, tmp_path):
 
 
 # ---------------------------------------------------- broken and foreign files
-def _reseal(model_dir: Path, change=lambda manifest: None) -> None:
-    """Rewrite sklattn.json with fresh checksums, as someone crafting a file would."""
+def _reseal(model_dir: Path, change) -> None:
+    """Apply ``change(model_dir, manifest)``, then rewrite sklattn.json with fresh checksums,
+    as someone crafting a file would."""
     manifest = json.loads((model_dir / MANIFEST).read_text())
+    change(model_dir, manifest)
     manifest["files"] = {k: v for k, v in _file_table(model_dir).items() if k != MANIFEST}
-    change(manifest)
     (model_dir / MANIFEST).write_text(json.dumps(_seal(manifest)))
 
 
@@ -315,14 +316,14 @@ CORRUPTIONS = {
         "checksum does not match",
     ),
     "newer format": (
-        lambda d: _reseal(d, lambda m: m.update(format_version=99)), "format version 99.*Upgrade sklattn"
+        lambda d: _reseal(d, lambda _, m: m.update(format_version=99)), "format version 99.*Upgrade sklattn"
     ),
     "foreign json": (lambda d: (d / MANIFEST).write_text('{"name": "x"}'), "does not describe a sklattn model"),
     "unexpected encoder file": (
         lambda d: (d / "encoder" / "vocab.txt").write_text("[PAD]\n"), "files the model did not save"
     ),
     "shape mismatch": (
-        lambda d: _reseal(d, lambda m: m["fitted"].update(n_outputs_=3)), "weights do not fit"
+        lambda d: _reseal(d, lambda _, m: m["fitted"].update(n_outputs_=3)), "weights do not fit"
     ),
 }
 
@@ -370,24 +371,30 @@ def test_crafted_model_directories_run_no_code(saved, tmp_path):
     np.testing.assert_array_equal(sklattn.load(model_dir).predict(saved.inputs["classifier"]),
                                   saved.expected["classifier"]["predict"])
 
-    def remote_code(manifest):
-        config = json.loads((model_dir / "encoder" / "config.json").read_text())
+    def remote_code(directory, manifest):
+        config = json.loads((directory / "encoder" / "config.json").read_text())
         config["auto_map"] = {"AutoConfig": "evil.EvilConfig", "AutoModel": "evil.EvilModel"}
-        (model_dir / "encoder" / "config.json").write_text(json.dumps(config))
-        (model_dir / "encoder" / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
-        manifest["files"] = {k: v for k, v in _file_table(model_dir).items() if k != MANIFEST}
+        del config["model_type"]  # with a known model_type transformers ignores auto_map
+        (directory / "encoder" / "config.json").write_text(json.dumps(config))
+        (directory / "encoder" / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
 
     hostile = {
-        "estimator": lambda m: m.update(estimator="posix.system"),
-        "optimizer": lambda m: m["params"].update(optimizer={"__sklattn__": "optimizer", "name": "__builtins__"}),
-        "array": lambda m: m["fitted"].update(classes_={"__sklattn__": "ndarray", "dtype": "V8", "shape": [1], "data": [0]}),
-        "remote code": remote_code,
+        "estimator": (lambda _, m: m.update(estimator="posix.system"), "not a sklattn estimator"),
+        "optimizer": (
+            lambda _, m: m["params"].update(optimizer={"__sklattn__": "optimizer", "name": "__builtins__"}),
+            "not an optimizer class",
+        ),
+        "array": (
+            lambda _, m: m["fitted"].update(classes_={"__sklattn__": "ndarray", "dtype": "V8", "shape": [1], "data": [0]}),
+            "unsupported dtype",
+        ),
+        "remote code": (remote_code, "(?s)encoder config or tokenizer cannot be loaded.*trust_remote_code"),
     }
-    for kind, change in hostile.items():
+    for kind, (change, message) in hostile.items():
         crafted = tmp_path / kind
         shutil.copytree(model_dir, crafted)
         _reseal(crafted, change)
-        with pytest.raises(ValueError, match="cannot load the sklattn model"):
+        with pytest.raises(ValueError, match=message):
             sklattn.load(crafted)
     assert not marker.exists()
 

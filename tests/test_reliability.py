@@ -58,87 +58,7 @@ def _python(code: str, *, offline: bool = False) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=240)
 
 
-PRELUDE = textwrap.dedent(
-    """
-    import json, os, pickle, signal, socket, sys
-    network_calls = []
-
-    class _NoNetwork(socket.socket):
-        def __init__(self, *args, **kwargs):
-            network_calls.append(repr(args))
-            raise OSError("network access blocked by the offline test")
-
-    def _no_connection(*args, **kwargs):
-        network_calls.append(repr(args))
-        raise OSError("network access blocked by the offline test")
-
-    if {offline!r}:
-        socket.socket = _NoNetwork
-        socket.create_connection = _no_connection
-    sys.path.insert(0, {tests!r})
-    import numpy as np
-    import torch
-    torch.set_num_threads(1)
-    import sklattn
-    from conftest import make_sentiment_texts
-    from skorch.callbacks import Callback, EarlyStopping
-    from skorch.dataset import ValidSplit
-    from sklattn import AttentionClassifier
-    from sklattn.callbacks import ResumableCheckpoint
-    """
-)
-
-
 # ------------------------------------------------------------ checkpoint and resume
-RESUME_PARAMS = dict(FAST, max_epochs=4)
-
-RESUME_SCRIPT = PRELUDE + textwrap.dedent(
-    """
-    class KillDuringEpoch(Callback):
-        '''SIGKILL this process after the first training batch of an epoch: a hard crash.'''
-        def __init__(self, epoch):
-            self.epoch = epoch
-        def on_batch_end(self, net, training=False, **kwargs):
-            if training and len(net.history) == self.epoch:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    X, y = make_sentiment_texts(96)
-    callbacks = [ResumableCheckpoint({state_dir!r}), EarlyStopping(patience=10)]
-    if {kill_in_epoch}:
-        callbacks.append(KillDuringEpoch({kill_in_epoch}))
-    clf = AttentionClassifier({ckpt!r}, **{params!r}, train_split=ValidSplit(0.25), callbacks=callbacks)
-    clf.fit(X, y)
-    torch.save({{"weights": clf.module_.state_dict(), "epochs": len(clf.history_),
-                "resumed_from": dict(clf.callbacks_)["ResumableCheckpoint"].resumed_from_epoch_}}, {out!r})
-    """
-)
-
-
-def test_resume_after_kill_9_matches_uninterrupted_fit(tiny_checkpoint, tmp_path):
-    """Killed (SIGKILL) in epoch 3 of 4, resumed in a fresh process: same final weights."""
-    X, y = make_sentiment_texts(96)
-    uninterrupted = AttentionClassifier(
-        tiny_checkpoint, **RESUME_PARAMS, train_split=ValidSplit(0.25),
-        callbacks=[ResumableCheckpoint(tmp_path / "full"), EarlyStopping(patience=10)],
-    ).fit(X, y)
-    assert not (tmp_path / "full" / "training_state.pt").exists()  # a completed fit cleans up
-
-    state_dir, out = tmp_path / "run", tmp_path / "resumed.pt"
-    script = dict(tests=TESTS, offline=False, ckpt=tiny_checkpoint, params=RESUME_PARAMS,
-                  state_dir=str(state_dir), out=str(out))
-    crashed = _python(RESUME_SCRIPT.format(**script, kill_in_epoch=3))
-    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
-    saved = torch.load(state_dir / "training_state.pt", weights_only=False)
-    assert len(saved["history"]) == 2  # the state of the last completed epoch
-
-    resumed = _python(RESUME_SCRIPT.format(**script, kill_in_epoch=0))
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    result = torch.load(out, weights_only=False)
-    assert result["resumed_from"] == 2 and result["epochs"] == 4
-    _assert_same_weights(_weights(uninterrupted), result["weights"])
-    assert not (state_dir / "training_state.pt").exists()
-
-
 class _CrashInEpoch(Callback):
     """Raise at the start of an epoch, standing in for a crash (cheaper than a process)."""
 
@@ -251,6 +171,24 @@ def test_overflowing_targets_stop_with_a_clear_error(kind, tiny_checkpoint, sent
         est.fit(X, huge)
 
 
+class _PoisonHeadAfterStep(Callback):
+    """A NaN in the weights after the epoch's last optimizer step, which no loss sees."""
+
+    def on_batch_end(self, net, training=False, **kwargs) -> None:
+        if training:
+            with torch.no_grad():
+                net.module_.head[-1].weight[0, 0] = float("nan")
+
+
+def test_weights_that_turn_nan_after_the_last_loss_are_caught():
+    X, y = _tabular_data()
+    clf = TabularAttentionClassifier(**{**TABULAR, "batch_size": 64}, max_epochs=1, callbacks=[_PoisonHeadAfterStep()])
+    with pytest.raises(NonFiniteLossError, match=r"weights \(head.1.weight\) became NaN or infinite in epoch 1"):
+        clf.fit(X, y)
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+
+
 def test_predictions_are_never_silently_nan():
     X, y = _tabular_data()
     reg = TabularAttentionRegressor(**TABULAR, max_epochs=2).fit(X, y.astype(float))
@@ -323,63 +261,6 @@ def test_any_label_set_fits_or_fails_clearly(tiny_checkpoint, labels):
         assert all(type(p) is type(labels[0]) for p in predicted.tolist())
 
 
-# ------------------------------------------ determinism across processes, offline
-DETERMINISM_PARAMS = dict(FAST, max_epochs=12)
-# Stops when the validation loss has not halved for 2 epochs: after epoch 3 here.
-EARLY_STOPPING = dict(monitor="valid_loss", patience=2, threshold=0.5)
-
-OFFLINE_SCRIPT = PRELUDE + textwrap.dedent(
-    """
-    X, y = make_sentiment_texts(96)
-    clf = AttentionClassifier({ckpt!r}, **{params!r}, train_split=ValidSplit(0.25),
-                              callbacks=[EarlyStopping(**{early_stopping!r})])
-    clf.fit(X, y)
-    proba = clf.predict_proba(X)
-    path = os.path.join({out_dir!r}, "model")
-    if hasattr(sklattn, "load"):  # sklattn's own persistence, when it exists
-        clf.save(path)
-        restored, how = sklattn.load(path), "sklattn.save/load"
-    else:
-        with open(path, "wb") as f:
-            pickle.dump(clf, f)
-        with open(path, "rb") as f:
-            restored, how = pickle.load(f), "pickle"
-    np.save(os.path.join({out_dir!r}, "proba.npy"), proba)
-    np.save(os.path.join({out_dir!r}, "restored.npy"), restored.predict_proba(X))
-    print(json.dumps({{"network_calls": network_calls, "epochs": len(clf.history_), "how": how}}))
-    """
-)
-
-
-@pytest.fixture(scope="module")
-def offline_run(tiny_checkpoint, tmp_path_factory):
-    """A seeded fit with validation split and early stopping, saved, loaded and
-    used for prediction in a fresh process whose sockets all raise."""
-    out_dir = tmp_path_factory.mktemp("offline")
-    result = _python(OFFLINE_SCRIPT.format(
-        tests=TESTS, offline=True, ckpt=tiny_checkpoint, params=DETERMINISM_PARAMS,
-        early_stopping=EARLY_STOPPING, out_dir=str(out_dir),
-    ), offline=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    return report, np.load(out_dir / "proba.npy"), np.load(out_dir / "restored.npy")
-
-
-def test_fit_save_load_predict_with_network_blocked(offline_run):
-    report, proba, restored = offline_run
-    assert report["network_calls"] == []
-    np.testing.assert_array_equal(proba, restored)
-
-
-def test_same_random_state_same_predictions_across_processes_with_early_stopping(tiny_checkpoint, offline_run):
-    report, other_process, _ = offline_run
-    X, y = make_sentiment_texts(96)
-    clf = AttentionClassifier(tiny_checkpoint, **DETERMINISM_PARAMS, train_split=ValidSplit(0.25),
-                              callbacks=[EarlyStopping(**EARLY_STOPPING)]).fit(X, y)
-    assert len(clf.history_) == report["epochs"] < DETERMINISM_PARAMS["max_epochs"]  # it did stop early
-    np.testing.assert_array_equal(clf.predict_proba(X), other_process)
-
-
 # ------------------------------------------------------------------ concurrency
 def test_grid_search_and_cross_val_score_with_two_loky_workers(tiny_checkpoint, sentiment_data):
     X, y = sentiment_data
@@ -401,46 +282,211 @@ def test_predict_from_many_threads_matches_sequential(fitted_classifier):
         np.testing.assert_array_equal(result, expected[i % len(chunks)])
 
 
-MEMORY_SCRIPT = PRELUDE + textwrap.dedent(
+# ------------------------------------------------------------- fresh processes
+# Starting Python with torch, transformers and scikit-learn takes seconds, so the
+# checks that need a clean interpreter share two processes: one killed (SIGKILL) in
+# the middle of a fit, and one in which every socket raises that measures peak
+# memory over cross-validation folds, resumes the killed fit, and fits, saves,
+# loads and predicts. Each check fails on its own with its section's traceback.
+RESUME_PARAMS = dict(FAST, max_epochs=4)
+DETERMINISM_PARAMS = dict(FAST, max_epochs=12)
+# Stops when the validation loss has not halved for 2 epochs: after epoch 3 here.
+EARLY_STOPPING = dict(monitor="valid_loss", patience=2, threshold=0.5)
+
+
+def resumable_classifier(checkpoint, state_dir, *extra_callbacks):
+    """The resume test's estimator; the scripts below build the very same one."""
+    return AttentionClassifier(
+        checkpoint, **RESUME_PARAMS, train_split=ValidSplit(0.25),
+        callbacks=[ResumableCheckpoint(state_dir), EarlyStopping(patience=10), *extra_callbacks],
+    )
+
+
+PRELUDE = textwrap.dedent(
     """
-    import tempfile
+    import json, os, pickle, signal, socket, sys, tempfile, traceback
+    network_calls = []
+
+    class _NoNetwork(socket.socket):
+        def __init__(self, *args, **kwargs):
+            network_calls.append(repr(args))
+            raise OSError("network access blocked by the offline test")
+
+    def _no_connection(*args, **kwargs):
+        network_calls.append(repr(args))
+        raise OSError("network access blocked by the offline test")
+
+    if {offline!r}:  # before any import: the whole run must do without a network
+        socket.socket = _NoNetwork
+        socket.create_connection = _no_connection
+    sys.path.insert(0, {tests!r})
+    import numpy as np
+    import torch
+    torch.set_num_threads(1)
+    import sklattn
+    from conftest import make_sentiment_texts
+    from skorch.callbacks import Callback, EarlyStopping
+    from skorch.dataset import ValidSplit
+    from sklattn import AttentionClassifier
+    from sklattn.callbacks import ResumableCheckpoint
+
+    def resumable_classifier(checkpoint, state_dir, *extra_callbacks):
+        return AttentionClassifier(
+            checkpoint, **{resume_params!r}, train_split=ValidSplit(0.25),
+            callbacks=[ResumableCheckpoint(state_dir), EarlyStopping(patience=10), *extra_callbacks],
+        )
+    """
+)
+
+KILLED_SCRIPT = PRELUDE + textwrap.dedent(
+    """
+    class KillDuringEpoch(Callback):
+        '''SIGKILL this process after the first training batch of an epoch: a hard crash.'''
+        def __init__(self, epoch):
+            self.epoch = epoch
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training and len(net.history) == self.epoch:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    X, y = make_sentiment_texts(96)
+    resumable_classifier({ckpt!r}, {state_dir!r}, KillDuringEpoch(3)).fit(X, y)
+    """
+)
+
+FRESH_SCRIPT = PRELUDE + textwrap.dedent(
+    """
     from sklearn.model_selection import cross_val_score
     from transformers import AutoTokenizer, BertConfig, BertModel
 
+    out = {out_dir!r}
+    report = {{"network_calls": network_calls, "errors": {{}}}}
+
+    def section(name):
+        def run(check):
+            try:
+                check()
+            except Exception:
+                report["errors"][name] = traceback.format_exc()
+        return run
+
     def peak_mb():
         with open("/proc/self/status") as status:
-            line = next(line for line in status if line.startswith("VmHWM:"))
-        return int(line.split()[1]) / 1024
+            return int(next(l for l in status if l.startswith("VmHWM:")).split()[1]) / 1024
 
-    # ~3M parameters: weights, gradients and AdamW moments take ~50 MB per fit, so a
-    # fold that kept its model alive would raise the peak of every later fold.
-    ckpt = tempfile.mkdtemp()
-    tokenizer = AutoTokenizer.from_pretrained({ckpt!r})
-    tokenizer.save_pretrained(ckpt)
-    torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=256, num_hidden_layers=4,
-                         num_attention_heads=4, intermediate_size=512,
-                         max_position_embeddings=64)).save_pretrained(ckpt)
-    X, y = make_sentiment_texts(200)
-    peaks, kept = [], []
+    @section("memory")
+    def _():
+        # ~3M parameters: weights, gradients and AdamW moments take ~50 MB per fit, so
+        # a fold whose model stayed alive would raise the peak of every later fold.
+        ckpt = tempfile.mkdtemp()
+        tokenizer = AutoTokenizer.from_pretrained({ckpt!r})
+        tokenizer.save_pretrained(ckpt)
+        torch.manual_seed(0)
+        BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=256, num_hidden_layers=4,
+                             num_attention_heads=4, intermediate_size=512,
+                             max_position_embeddings=64)).save_pretrained(ckpt)
+        X, y = make_sentiment_texts(200)
+        peaks, kept = [], []
 
-    def score_and_measure(estimator, X_test, y_test):
-        if {leak!r}:
-            kept.append(estimator)
-        peaks.append(peak_mb())
-        return estimator.score(X_test, y_test)
+        def score_and_measure(estimator, X_test, y_test):
+            if {leak!r}:  # True only to check that this test can see a leak
+                kept.append(estimator)
+            peaks.append(peak_mb())
+            return estimator.score(X_test, y_test)
 
-    clf = AttentionClassifier(ckpt, max_length=32, max_epochs=1, batch_size=16, random_state=0)
-    cross_val_score(clf, X, y, cv=5, scoring=score_and_measure)
-    print(json.dumps(peaks))
+        clf = AttentionClassifier(ckpt, max_length=32, max_epochs=1, batch_size=16, random_state=0)
+        cross_val_score(clf, X, y, cv=5, scoring=score_and_measure)
+        report["peaks_mb"] = peaks
+
+    @section("resume")
+    def _():
+        X, y = make_sentiment_texts(96)
+        clf = resumable_classifier({ckpt!r}, {state_dir!r}).fit(X, y)
+        torch.save(clf.module_.state_dict(), os.path.join(out, "resumed.pt"))
+        report["resumed_from"] = dict(clf.callbacks_)["ResumableCheckpoint"].resumed_from_epoch_
+        report["resumed_epochs"] = len(clf.history_)
+
+    @section("offline")
+    def _():
+        X, y = make_sentiment_texts(96)
+        clf = AttentionClassifier({ckpt!r}, **{determinism_params!r}, train_split=ValidSplit(0.25),
+                                  callbacks=[EarlyStopping(**{early_stopping!r})]).fit(X, y)
+        path = os.path.join(out, "model")
+        if hasattr(sklattn, "load"):  # sklattn's own persistence, once it exists
+            clf.save(path)
+            restored, report["saved_with"] = sklattn.load(path), "sklattn.save/load"
+        else:
+            with open(path, "wb") as f:
+                pickle.dump(clf, f)
+            with open(path, "rb") as f:
+                restored, report["saved_with"] = pickle.load(f), "pickle"
+        np.save(os.path.join(out, "proba.npy"), clf.predict_proba(X))
+        np.save(os.path.join(out, "restored.npy"), restored.predict_proba(X))
+        report["epochs"] = len(clf.history_)
+
+    print(json.dumps(report))
     """
 )
 
 
-def test_peak_memory_does_not_grow_across_folds(tiny_checkpoint):
-    result = _python(MEMORY_SCRIPT.format(tests=TESTS, offline=False, ckpt=tiny_checkpoint, leak=False))
+@pytest.fixture(scope="module")
+def killed_run(tiny_checkpoint, tmp_path_factory):
+    state_dir = tmp_path_factory.mktemp("killed")
+    result = _python(KILLED_SCRIPT.format(tests=TESTS, offline=False, resume_params=RESUME_PARAMS,
+                                          ckpt=tiny_checkpoint, state_dir=str(state_dir)))
+    return result, state_dir
+
+
+@pytest.fixture(scope="module")
+def fresh_process(killed_run, tiny_checkpoint, tmp_path_factory):
+    _, state_dir = killed_run
+    out_dir = tmp_path_factory.mktemp("fresh")
+    result = _python(FRESH_SCRIPT.format(
+        tests=TESTS, offline=True, resume_params=RESUME_PARAMS, ckpt=tiny_checkpoint,
+        state_dir=str(state_dir), out_dir=str(out_dir), leak=False,
+        determinism_params=DETERMINISM_PARAMS, early_stopping=EARLY_STOPPING,
+    ), offline=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    peaks = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1]), out_dir
+
+
+def _section(fresh_process, name: str):
+    report, out_dir = fresh_process
+    assert name not in report["errors"], report["errors"].get(name)
+    return report, out_dir
+
+
+def test_resume_after_kill_9_in_a_fresh_process_matches_uninterrupted_fit(killed_run, fresh_process,
+                                                                          tiny_checkpoint, tmp_path):
+    """Killed (SIGKILL) in epoch 3 of 4 with the state of epoch 2 on disk, resumed in
+    another process: the same final weights as a fit that never crashed."""
+    killed, state_dir = killed_run
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    report, out_dir = _section(fresh_process, "resume")
+    assert report["resumed_from"] == 2 and report["resumed_epochs"] == 4
+    assert not (state_dir / "training_state.pt").exists()  # the completed fit cleaned up
+    X, y = make_sentiment_texts(96)
+    uninterrupted = resumable_classifier(tiny_checkpoint, tmp_path).fit(X, y)
+    _assert_same_weights(_weights(uninterrupted), torch.load(out_dir / "resumed.pt"))
+
+
+def test_fit_save_load_predict_with_network_blocked(fresh_process):
+    report, out_dir = _section(fresh_process, "offline")
+    assert report["network_calls"] == []
+    np.testing.assert_array_equal(np.load(out_dir / "proba.npy"), np.load(out_dir / "restored.npy"))
+
+
+def test_same_random_state_same_predictions_across_processes_with_early_stopping(fresh_process, tiny_checkpoint):
+    report, out_dir = _section(fresh_process, "offline")
+    X, y = make_sentiment_texts(96)
+    clf = AttentionClassifier(tiny_checkpoint, **DETERMINISM_PARAMS, train_split=ValidSplit(0.25),
+                              callbacks=[EarlyStopping(**EARLY_STOPPING)]).fit(X, y)
+    assert len(clf.history_) == report["epochs"] < DETERMINISM_PARAMS["max_epochs"]  # it did stop early
+    np.testing.assert_array_equal(clf.predict_proba(X), np.load(out_dir / "proba.npy"))
+
+
+def test_peak_memory_does_not_grow_across_folds(fresh_process):
+    report, _ = _section(fresh_process, "memory")
+    peaks = report["peaks_mb"]
+    print("peak RSS after each of 5 folds (MB):", [round(p) for p in peaks])
     assert len(peaks) == 5
-    print("peak RSS after each fold (MB):", [round(p) for p in peaks])
     assert peaks[-1] - peaks[1] < 50, peaks

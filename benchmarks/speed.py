@@ -1,0 +1,306 @@
+"""Speed of sklattn against what users would otherwise write, measured in one run.
+
+1. Fit throughput (samples/s): ``AttentionClassifier.fit`` vs a hand-written
+   transformers + torch loop with dynamic padding (goal >= 1.0x) and with
+   every batch padded to ``max_length`` (skorch's Hugging Face recipe, goal >= 1.5x).
+2. Predict throughput (texts/s): ``predict_proba`` vs sentence-transformers
+   ``encode`` on the same checkpoint and texts, fp32 and bf16 (goal >= 1.2x).
+3. ``GridSearchCV`` over head-only parameters with ``finetune="head"``: wall time
+   with ``feature_cache=True`` vs ``False`` (goal >= 5x), same best parameters.
+4. Achieved training FLOP/s as a share of this machine's matmul peak (measured
+   here with large ``torch.matmul``), fp32 and bf16.
+
+all-MiniLM-L6-v2 (``sklattn.datasets.minilm_path``) on Rotten Tomatoes snippets
+(``load_rotten_tomatoes``); both sides use the same model, texts, batch size and
+number of optimizer steps. Each side runs ``--repeats`` times, interleaved, and
+keeps its fastest run; runs during which other processes used more than 10% of
+the CPU are flagged NOISY.
+
+Run (about 12 minutes on 2 cores; needs ``pip install -e ".[bench]"``)::
+
+    python benchmarks/speed.py            # all four, prints a markdown table
+    python benchmarks/speed.py --quick    # tiny sizes, for development
+    python benchmarks/speed.py --only 2 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import dataclass, replace
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from _baselines import hand_written_fit, sentence_transformer, st_encode  # noqa: E402
+from _timing import (  # noqa: E402
+    BF16_FLAGS,
+    Row,
+    compare,
+    core_count,
+    cpu_flags,
+    cpu_model,
+    load_average,
+    markdown_table,
+)
+from skorch.callbacks import Callback  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+
+from sklattn import AttentionClassifier, clear_feature_cache  # noqa: E402
+from sklattn.datasets import load_rotten_tomatoes, minilm_path  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Sizes:
+    fit_texts: int = 512
+    predict_texts: int = 1024
+    grid_texts: int = 300
+    grid_epochs: int = 3
+    bf16_fit_texts: int = 128  # bf16 training is ~4x slower on CPUs without bf16 units
+    max_length: int = 128
+    batch_size: int = 32
+    repeats: int = 3
+    matmul_n: int = 2048
+
+
+FULL = Sizes()
+QUICK = Sizes(fit_texts=64, predict_texts=64, grid_texts=48, grid_epochs=2, bf16_fit_texts=32,
+              repeats=2, matmul_n=512)
+FIT_LR = 5e-5
+
+
+class TokenCounter(Callback):
+    """Counts real (attention-mask) and padded tokens of the training batches."""
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        self.steps = self.real = self.padded = 0
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs) -> None:
+        if training:
+            mask = batch[0]["attention_mask"]
+            self.steps += 1
+            self.real += int(mask.sum())
+            self.padded += mask.numel()
+
+
+@dataclass
+class Tokens:
+    steps: int
+    real: int
+    padded: int
+
+
+def sklattn_fit(texts, labels, sizes: Sizes, precision: str = "fp32"):
+    """Fit an ``AttentionClassifier`` like the hand loop (1 epoch); returns (clf, Tokens)."""
+    clf = AttentionClassifier(
+        minilm_path(), max_length=sizes.max_length, batch_size=sizes.batch_size, max_epochs=1,
+        lr=FIT_LR, precision=precision, random_state=0, callbacks=[("tokens", TokenCounter())],
+    )
+    clf.fit(texts, labels)
+    counter = dict(clf.callbacks_)["tokens"]
+    return clf, Tokens(counter.steps, counter.real, counter.padded)
+
+
+def hand_fit(texts, labels, sizes: Sizes, pad_to_max_length: bool, bf16: bool = False) -> Tokens:
+    out = hand_written_fit(minilm_path(), texts, labels, max_length=sizes.max_length,
+                           batch_size=sizes.batch_size, epochs=1, lr=FIT_LR,
+                           pad_to_max_length=pad_to_max_length, bf16=bf16)
+    return Tokens(out.steps, out.real_tokens, out.padded_tokens)
+
+
+def _noise(*sides) -> float:
+    return max(side.best.others_share for side in sides)
+
+
+def _tokens_line(name: str, tokens: Tokens) -> str:
+    return (f"    {name:<36s} {tokens.steps} steps, {tokens.padded:,} padded tokens for "
+            f"{tokens.real:,} real ({tokens.padded / tokens.real:.2f}x)")
+
+
+# --------------------------------------------------------------- benchmarks
+def bench_fit(texts, labels, sizes: Sizes):
+    n = len(texts)
+    print(f"\n1. Fit throughput: {n} texts, max_length {sizes.max_length}, batch {sizes.batch_size}, "
+          "1 epoch, fp32; times include loading the model and tokenizing", flush=True)
+    sides = compare({
+        "sklattn AttentionClassifier.fit": lambda: sklattn_fit(texts, labels, sizes),
+        "hand loop, dynamic padding": lambda: hand_fit(texts, labels, sizes, False),
+        "hand loop, padded to max_length": lambda: hand_fit(texts, labels, sizes, True),
+    }, sizes.repeats)
+    ours, dynamic, padded = sides.values()
+    clf, our_tokens = ours.best.result
+    for side, tokens in ((ours, our_tokens), (dynamic, dynamic.best.result), (padded, padded.best.result)):
+        print(_tokens_line(side.name, tokens))
+    if len({our_tokens.steps, dynamic.best.result.steps, padded.best.result.steps}) != 1:
+        raise RuntimeError("the sides took different numbers of optimizer steps")
+    rate = {name: n / side.best.seconds for name, side in sides.items()}
+    rows = [
+        Row("1a fit fp32 vs hand loop, dynamic padding", f"{rate[ours.name]:.1f} samples/s",
+            f"{rate[dynamic.name]:.1f} samples/s", rate[ours.name] / rate[dynamic.name], 1.0,
+            _noise(ours, dynamic)),
+        Row("1b fit fp32 vs hand loop, padded to max_length", f"{rate[ours.name]:.1f} samples/s",
+            f"{rate[padded.name]:.1f} samples/s", rate[ours.name] / rate[padded.name], 1.5,
+            _noise(ours, padded)),
+    ]
+    return rows, clf, ours
+
+
+def bench_predict(clf, texts, sizes: Sizes):
+    n = len(texts)
+    print(f"\n2. Predict throughput: {n} texts, max_length {sizes.max_length}, batch {sizes.batch_size}",
+          flush=True)
+    st = sentence_transformer(minilm_path(), sizes.max_length)
+    text_list = [str(t) for t in texts]
+    rows, probas = [], {}
+    for precision in ("fp32", "bf16"):
+        bf16 = precision == "bf16"
+        clf.set_params(precision=precision)
+        sides = compare({
+            f"sklattn predict_proba {precision}": lambda: clf.predict_proba(texts),
+            f"SentenceTransformer.encode {precision}": lambda: st_encode(st, text_list, sizes.batch_size, bf16),
+        }, sizes.repeats)
+        ours, ref = sides.values()
+        probas[precision] = ours.best.result
+        rows.append(Row(f"2{'ab'[bf16]} predict {precision} vs sentence-transformers encode",
+                        f"{n / ours.best.seconds:.1f} texts/s", f"{n / ref.best.seconds:.1f} texts/s",
+                        ref.best.seconds / ours.best.seconds, 1.2, _noise(ours, ref)))
+    clf.set_params(precision="fp32")
+    diff = np.abs(probas["fp32"] - probas["bf16"]).max()
+    agree = (probas["fp32"].argmax(1) == probas["bf16"].argmax(1)).mean()
+    print(f"    bf16 vs fp32 predictions: max |Δ probability| {diff:.4f}, same class {agree:.1%}")
+    return rows
+
+
+def bench_grid(texts, labels, sizes: Sizes):
+    grid = {"lr": [1e-3, 3e-3], "class_weight": [None, "balanced"]}
+    print(f"\n3. GridSearchCV, finetune='head': {len(texts)} texts, {grid}, cv=3, "
+          f"max_epochs {sizes.grid_epochs}, max_length {sizes.max_length}", flush=True)
+
+    def search(cache: bool) -> GridSearchCV:
+        if cache:
+            clear_feature_cache()  # every timed run pays for filling the cache
+        estimator = AttentionClassifier(
+            minilm_path(), finetune="head", feature_cache=cache, max_length=sizes.max_length,
+            batch_size=sizes.batch_size, max_epochs=sizes.grid_epochs, random_state=0)
+        return GridSearchCV(estimator, grid, cv=3, n_jobs=1).fit(texts, labels)
+
+    sides = compare({"feature_cache=True": lambda: search(True),
+                     "feature_cache=False": lambda: search(False)}, sizes.repeats)
+    cached, uncached = sides.values()
+    a, b = cached.best.result, uncached.best.result
+    gap = np.abs(a.cv_results_["mean_test_score"] - b.cv_results_["mean_test_score"]).max()
+    same = a.best_params_ == b.best_params_
+    print(f"    best params cached {a.best_params_} (score {a.best_score_:.4f}), "
+          f"uncached {b.best_params_} (score {b.best_score_:.4f}); "
+          f"{'same' if same else 'DIFFERENT'} best params, max |Δ mean_test_score| {gap:.4f}")
+    clear_feature_cache()
+    return [Row("3 GridSearchCV head-only, cached vs uncached", f"{cached.best.seconds:.1f} s",
+                f"{uncached.best.seconds:.1f} s", uncached.best.seconds / cached.best.seconds, 5.0,
+                _noise(cached, uncached))]
+
+
+def matmul_peak(n: int, dtype: torch.dtype, repeats: int = 5) -> float:
+    """Best FLOP/s of an n x n matmul in ``dtype`` (2 n^3 FLOPs each)."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    torch.matmul(a, b)  # warm-up: kernel selection, page faults
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best
+
+
+def training_parameters(clf) -> int:
+    """Weights every token passes through in matmuls: transformer layers + head.
+
+    Embedding tables are lookups (no FLOPs per weight) and BERT's pooler runs once
+    per text on [CLS] (and gets no gradient here), so both are left out.
+    """
+    encoder = clf.module_.encoder
+    layers = sum(p.numel() for p in encoder.encoder.parameters())
+    return layers + sum(p.numel() for p in clf.module_.head.parameters())
+
+
+def bench_flops(texts, labels, sizes: Sizes, fp32_side=None):
+    print(f"\n4. Training FLOP/s vs matmul peak ({sizes.matmul_n}x{sizes.matmul_n} torch.matmul, "
+          "best of 5)", flush=True)
+    peaks = {p: matmul_peak(sizes.matmul_n, dt) for p, dt in (("fp32", torch.float32),
+                                                               ("bf16", torch.bfloat16))}
+    for precision, peak in peaks.items():
+        print(f"    peak {precision}: {peak / 1e9:.1f} GFLOP/s")
+    bf16_texts, bf16_labels = texts[:sizes.bf16_fit_texts], labels[:sizes.bf16_fit_texts]
+    sides = {}
+    if fp32_side is None:
+        sides.update(compare({"sklattn fit fp32": lambda: sklattn_fit(texts, labels, sizes)},
+                             sizes.repeats))
+    sides.update(compare({"sklattn fit bf16": lambda: sklattn_fit(bf16_texts, bf16_labels, sizes, "bf16")},
+                         sizes.repeats))
+    fp32 = fp32_side if fp32_side is not None else sides["sklattn fit fp32"]
+    rows = []
+    for precision, side in (("fp32", fp32), ("bf16", sides["sklattn fit bf16"])):
+        clf, tokens = side.best.result
+        n_params = training_parameters(clf)
+        seconds = side.best.seconds
+        useful = 6 * n_params * tokens.real / seconds
+        executed = 6 * n_params * tokens.padded / seconds
+        print(f"    {precision}: {tokens.steps} steps, {tokens.real:,} real / {tokens.padded:,} padded "
+              f"tokens in {seconds:.1f} s; 6 x {n_params / 1e6:.2f}M params x tokens = "
+              f"{useful / 1e9:.2f} GFLOP/s on real tokens ({useful / peaks[precision]:.1%} of peak), "
+              f"{executed / 1e9:.2f} GFLOP/s on padded ({executed / peaks[precision]:.1%})")
+        rows.append(Row(f"4{'ab'[precision == 'bf16']} training FLOP/s {precision} / matmul peak",
+                        f"{useful / 1e9:.2f} GFLOP/s", f"peak {peaks[precision] / 1e9:.1f} GFLOP/s",
+                        useful / peaks[precision], None, side.best.others_share, as_percent=True))
+    return rows
+
+
+# --------------------------------------------------------------------- main
+def split_data(sizes: Sizes):
+    data = load_rotten_tomatoes()
+    order = np.random.default_rng(0).permutation(len(data.data))
+    cuts = np.cumsum([sizes.fit_texts, sizes.predict_texts, sizes.grid_texts])
+    fit, predict, grid = np.split(order[:cuts[-1]], cuts[:-1])
+    return ((data.data[fit], data.target[fit]), data.data[predict], (data.data[grid], data.target[grid]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for development")
+    parser.add_argument("--only", nargs="*", type=int, choices=[1, 2, 3, 4], default=[1, 2, 3, 4])
+    parser.add_argument("--repeats", type=int, help="timed runs per side (default 3; quick 2)")
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    if args.repeats:
+        sizes = replace(sizes, repeats=args.repeats)
+
+    torch.set_num_threads(core_count())
+    flags = cpu_flags()
+    print(f"CPU: {cpu_model()}, {core_count()} cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; load average {load_average()}")
+    print("bf16 CPU features: " + (", ".join(f for f in BF16_FLAGS if f in flags) or
+                                   "none of " + ", ".join(BF16_FLAGS)))
+    start = time.perf_counter()
+    (fit_x, fit_y), predict_x, (grid_x, grid_y) = split_data(sizes)
+    rows, clf, fp32_side = [], None, None
+    if 1 in args.only:
+        fit_rows, clf, fp32_side = bench_fit(fit_x, fit_y, sizes)
+        rows += fit_rows
+    if 2 in args.only:
+        if clf is None:
+            clf, _ = sklattn_fit(fit_x, fit_y, sizes)
+        rows += bench_predict(clf, predict_x, sizes)
+    if 3 in args.only:
+        rows += bench_grid(grid_x, grid_y, sizes)
+    if 4 in args.only:
+        rows += bench_flops(fit_x, fit_y, sizes, fp32_side)
+    print(f"\nAll ratios measured in this run ({time.perf_counter() - start:.0f} s, "
+          f"{'quick' if args.quick else 'full'} sizes, best of {sizes.repeats}; "
+          f"load average now {load_average()}):\n")
+    print(markdown_table(rows))
+
+
+if __name__ == "__main__":
+    main()
