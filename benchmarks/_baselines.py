@@ -86,7 +86,7 @@ def hand_written_fit(
             steps += 1
             real += int(mask.sum())
             padded += mask.numel()
-    return HandFit(steps, real, padded, float(loss))
+    return HandFit(steps, real, padded, float(loss.detach()))
 
 
 def sentence_transformer(checkpoint: str, max_length: int):

@@ -55,9 +55,9 @@ from sklattn.datasets import load_rotten_tomatoes, minilm_path  # noqa: E402
 
 @dataclass(frozen=True)
 class Sizes:
-    fit_texts: int = 512
-    predict_texts: int = 1024
-    grid_texts: int = 300
+    fit_texts: int = 256
+    predict_texts: int = 512
+    grid_texts: int = 450
     grid_epochs: int = 3
     bf16_fit_texts: int = 128  # bf16 training is ~4x slower on CPUs without bf16 units
     max_length: int = 128
@@ -67,7 +67,7 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(fit_texts=64, predict_texts=64, grid_texts=48, grid_epochs=2, bf16_fit_texts=32,
+QUICK = Sizes(fit_texts=64, predict_texts=64, grid_texts=30, grid_epochs=1, bf16_fit_texts=32,
               repeats=2, matmul_n=512)
 FIT_LR = 5e-5
 
@@ -93,10 +93,10 @@ class Tokens:
     padded: int
 
 
-def sklattn_fit(texts, labels, sizes: Sizes, precision: str = "fp32"):
+def sklattn_fit(checkpoint: str, texts, labels, sizes: Sizes, precision: str = "fp32"):
     """Fit an ``AttentionClassifier`` like the hand loop (1 epoch); returns (clf, Tokens)."""
     clf = AttentionClassifier(
-        minilm_path(), max_length=sizes.max_length, batch_size=sizes.batch_size, max_epochs=1,
+        checkpoint, max_length=sizes.max_length, batch_size=sizes.batch_size, max_epochs=1,
         lr=FIT_LR, precision=precision, random_state=0, callbacks=[("tokens", TokenCounter())],
     )
     clf.fit(texts, labels)
@@ -104,8 +104,9 @@ def sklattn_fit(texts, labels, sizes: Sizes, precision: str = "fp32"):
     return clf, Tokens(counter.steps, counter.real, counter.padded)
 
 
-def hand_fit(texts, labels, sizes: Sizes, pad_to_max_length: bool, bf16: bool = False) -> Tokens:
-    out = hand_written_fit(minilm_path(), texts, labels, max_length=sizes.max_length,
+def hand_fit(checkpoint: str, texts, labels, sizes: Sizes, pad_to_max_length: bool,
+             bf16: bool = False) -> Tokens:
+    out = hand_written_fit(checkpoint, texts, labels, max_length=sizes.max_length,
                            batch_size=sizes.batch_size, epochs=1, lr=FIT_LR,
                            pad_to_max_length=pad_to_max_length, bf16=bf16)
     return Tokens(out.steps, out.real_tokens, out.padded_tokens)
@@ -121,14 +122,14 @@ def _tokens_line(name: str, tokens: Tokens) -> str:
 
 
 # --------------------------------------------------------------- benchmarks
-def bench_fit(texts, labels, sizes: Sizes):
+def bench_fit(checkpoint: str, texts, labels, sizes: Sizes):
     n = len(texts)
     print(f"\n1. Fit throughput: {n} texts, max_length {sizes.max_length}, batch {sizes.batch_size}, "
           "1 epoch, fp32; times include loading the model and tokenizing", flush=True)
     sides = compare({
-        "sklattn AttentionClassifier.fit": lambda: sklattn_fit(texts, labels, sizes),
-        "hand loop, dynamic padding": lambda: hand_fit(texts, labels, sizes, False),
-        "hand loop, padded to max_length": lambda: hand_fit(texts, labels, sizes, True),
+        "sklattn AttentionClassifier.fit": lambda: sklattn_fit(checkpoint, texts, labels, sizes),
+        "hand loop, dynamic padding": lambda: hand_fit(checkpoint, texts, labels, sizes, False),
+        "hand loop, padded to max_length": lambda: hand_fit(checkpoint, texts, labels, sizes, True),
     }, sizes.repeats)
     ours, dynamic, padded = sides.values()
     clf, our_tokens = ours.best.result
@@ -148,11 +149,11 @@ def bench_fit(texts, labels, sizes: Sizes):
     return rows, clf, ours
 
 
-def bench_predict(clf, texts, sizes: Sizes):
+def bench_predict(checkpoint: str, clf, texts, sizes: Sizes):
     n = len(texts)
     print(f"\n2. Predict throughput: {n} texts, max_length {sizes.max_length}, batch {sizes.batch_size}",
           flush=True)
-    st = sentence_transformer(minilm_path(), sizes.max_length)
+    st = sentence_transformer(checkpoint, sizes.max_length)
     text_list = [str(t) for t in texts]
     rows, probas = [], {}
     for precision in ("fp32", "bf16"):
@@ -174,7 +175,7 @@ def bench_predict(clf, texts, sizes: Sizes):
     return rows
 
 
-def bench_grid(texts, labels, sizes: Sizes):
+def bench_grid(checkpoint: str, texts, labels, sizes: Sizes):
     grid = {"lr": [1e-3, 3e-3], "class_weight": [None, "balanced"]}
     print(f"\n3. GridSearchCV, finetune='head': {len(texts)} texts, {grid}, cv=3, "
           f"max_epochs {sizes.grid_epochs}, max_length {sizes.max_length}", flush=True)
@@ -183,7 +184,7 @@ def bench_grid(texts, labels, sizes: Sizes):
         if cache:
             clear_feature_cache()  # every timed run pays for filling the cache
         estimator = AttentionClassifier(
-            minilm_path(), finetune="head", feature_cache=cache, max_length=sizes.max_length,
+            checkpoint, finetune="head", feature_cache=cache, max_length=sizes.max_length,
             batch_size=sizes.batch_size, max_epochs=sizes.grid_epochs, random_state=0)
         return GridSearchCV(estimator, grid, cv=3, n_jobs=1).fit(texts, labels)
 
@@ -225,7 +226,7 @@ def training_parameters(clf) -> int:
     return layers + sum(p.numel() for p in clf.module_.head.parameters())
 
 
-def bench_flops(texts, labels, sizes: Sizes, fp32_side=None):
+def bench_flops(checkpoint: str, texts, labels, sizes: Sizes, fp32_side=None):
     print(f"\n4. Training FLOP/s vs matmul peak ({sizes.matmul_n}x{sizes.matmul_n} torch.matmul, "
           "best of 5)", flush=True)
     peaks = {p: matmul_peak(sizes.matmul_n, dt) for p, dt in (("fp32", torch.float32),
@@ -235,9 +236,10 @@ def bench_flops(texts, labels, sizes: Sizes, fp32_side=None):
     bf16_texts, bf16_labels = texts[:sizes.bf16_fit_texts], labels[:sizes.bf16_fit_texts]
     sides = {}
     if fp32_side is None:
-        sides.update(compare({"sklattn fit fp32": lambda: sklattn_fit(texts, labels, sizes)},
+        sides.update(compare({"sklattn fit fp32": lambda: sklattn_fit(checkpoint, texts, labels, sizes)},
                              sizes.repeats))
-    sides.update(compare({"sklattn fit bf16": lambda: sklattn_fit(bf16_texts, bf16_labels, sizes, "bf16")},
+    sides.update(compare({"sklattn fit bf16": lambda: sklattn_fit(checkpoint, bf16_texts, bf16_labels, sizes,
+                                                                 "bf16")},
                          sizes.repeats))
     fp32 = fp32_side if fp32_side is not None else sides["sklattn fit fp32"]
     rows = []
@@ -283,19 +285,20 @@ def main() -> None:
     print("bf16 CPU features: " + (", ".join(f for f in BF16_FLAGS if f in flags) or
                                    "none of " + ", ".join(BF16_FLAGS)))
     start = time.perf_counter()
+    checkpoint = minilm_path()
     (fit_x, fit_y), predict_x, (grid_x, grid_y) = split_data(sizes)
     rows, clf, fp32_side = [], None, None
     if 1 in args.only:
-        fit_rows, clf, fp32_side = bench_fit(fit_x, fit_y, sizes)
+        fit_rows, clf, fp32_side = bench_fit(checkpoint, fit_x, fit_y, sizes)
         rows += fit_rows
     if 2 in args.only:
         if clf is None:
-            clf, _ = sklattn_fit(fit_x, fit_y, sizes)
-        rows += bench_predict(clf, predict_x, sizes)
+            clf, _ = sklattn_fit(checkpoint, fit_x, fit_y, sizes)
+        rows += bench_predict(checkpoint, clf, predict_x, sizes)
     if 3 in args.only:
-        rows += bench_grid(grid_x, grid_y, sizes)
+        rows += bench_grid(checkpoint, grid_x, grid_y, sizes)
     if 4 in args.only:
-        rows += bench_flops(fit_x, fit_y, sizes, fp32_side)
+        rows += bench_flops(checkpoint, fit_x, fit_y, sizes, fp32_side)
     print(f"\nAll ratios measured in this run ({time.perf_counter() - start:.0f} s, "
           f"{'quick' if args.quick else 'full'} sizes, best of {sizes.repeats}; "
           f"load average now {load_average()}):\n")

@@ -5,7 +5,7 @@ loss and accuracy next to the training loss, prints the test accuracy next to
 LogisticRegression's, and saves two figures: the training curves and the mean
 attention each of the 13 features received on the test set.
 
-Run: python examples/tabular_plots.py [--figures DIR]   (seconds on 2 CPU cores)
+Run: python examples/tabular_plots.py [--figures DIR]   (under a minute on 2 CPU cores)
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from ._classifier import AttentionClassifier
 from ._embedder import AttentionEmbedder
 from ._feature_cache import clear_feature_cache
-from ._persistence import load
+from ._loading import load
 from ._regressor import AttentionRegressor
 from ._tabular import TabularAttentionClassifier, TabularAttentionRegressor
 

@@ -34,6 +34,7 @@ from ._data import (
     special_token_count,
     tokenize,
 )
+from ._export import ExportPretrainedMixin
 from ._feature_cache import cached_features, encoder_fingerprint, item_key
 from ._finetune import (
     FINETUNE_MODES,
@@ -41,9 +42,9 @@ from ._finetune import (
     freeze_for_strategy,
     layerwise_groups,
 )
+from ._loading import encoder_from_config
 from ._modules import POOLING_MODES, EncoderWithHead
 from ._net import SklattnNet
-from ._persistence import ExportPretrainedMixin, encoder_from_config
 from ._validation import (
     check_consistent_length,
     check_sample_weight,

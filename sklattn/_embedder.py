@@ -28,7 +28,8 @@ from ._base import TEXT_PARAMETER_CONSTRAINTS
 from ._checkpoint import load_encoder, load_tokenizer_checked
 from ._data import PadCollate, TokenizedDataset, length_order, tokenize
 from ._modules import pool
-from ._persistence import ExportPretrainedMixin, SaveMixin
+from ._export import ExportPretrainedMixin
+from ._persistence import SaveMixin
 from ._skorch_compat import resolve_seed, seeded
 from ._validation import check_texts, validate_params
 

@@ -304,7 +304,8 @@ def resumable_classifier(checkpoint, state_dir, *extra_callbacks):
 
 PRELUDE = textwrap.dedent(
     """
-    import json, os, pickle, signal, socket, sys, tempfile, traceback
+    import json, os, pickle, signal, socket, sys, tempfile, time, traceback
+    started = time.process_time()
     network_calls = []
 
     class _NoNetwork(socket.socket):
@@ -363,10 +364,12 @@ FRESH_SCRIPT = PRELUDE + textwrap.dedent(
 
     def section(name):
         def run(check):
+            start = time.process_time()
             try:
                 check()
             except Exception:
                 report["errors"][name] = traceback.format_exc()
+            report.setdefault("cpu_seconds", {{}})[name] = round(time.process_time() - start, 1)
         return run
 
     def peak_mb():
@@ -384,7 +387,7 @@ FRESH_SCRIPT = PRELUDE + textwrap.dedent(
         BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=256, num_hidden_layers=4,
                              num_attention_heads=4, intermediate_size=512,
                              max_position_embeddings=64)).save_pretrained(ckpt)
-        X, y = make_sentiment_texts(200)
+        X, y = make_sentiment_texts(100)
         peaks, kept = [], []
 
         def score_and_measure(estimator, X_test, y_test):
@@ -423,6 +426,7 @@ FRESH_SCRIPT = PRELUDE + textwrap.dedent(
         np.save(os.path.join(out, "restored.npy"), restored.predict_proba(X))
         report["epochs"] = len(clf.history_)
 
+    report["cpu_seconds"]["total"] = round(time.process_time() - started, 1)
     print(json.dumps(report))
     """
 )

@@ -1,0 +1,64 @@
+"""The speed benchmarks compare like with like (tiny BERT stands in for MiniLM)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from _baselines import hand_written_fit  # noqa: E402
+from _timing import Row, compare, markdown_table, timed  # noqa: E402
+from conftest import make_sentiment_texts  # noqa: E402
+from speed import Sizes, sklattn_fit  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def texts():
+    return make_sentiment_texts(40, seed=1)
+
+
+def test_both_sides_take_the_same_steps_over_the_same_tokens(tiny_checkpoint, texts):
+    X, y = texts
+    sizes = Sizes(max_length=16, batch_size=8)
+    _, ours = sklattn_fit(tiny_checkpoint, X, y, sizes)
+    common = dict(max_length=16, batch_size=8, epochs=1, lr=5e-5)
+    dynamic = hand_written_fit(tiny_checkpoint, X, y, pad_to_max_length=False, **common)
+    padded = hand_written_fit(tiny_checkpoint, X, y, pad_to_max_length=True, **common)
+    assert ours.steps == dynamic.steps == padded.steps == 5
+    # Same texts, same truncation: the same real tokens on every side; only padding differs.
+    assert ours.real == dynamic.real_tokens == padded.real_tokens
+    assert padded.padded_tokens == len(X) * 16
+    assert ours.real <= ours.padded <= padded.padded_tokens
+    assert np.isfinite(dynamic.final_loss)
+
+
+def test_timed_measures_wall_time_and_others_share():
+    run = timed(lambda: sum(i * i for i in range(200_000)))
+    assert run.seconds > 0
+    assert 0.0 <= run.others_share <= 1.0
+    assert run.result == sum(i * i for i in range(200_000))
+
+
+def test_compare_keeps_the_fastest_run_per_side(capsys):
+    sides = compare({"a": lambda: 1, "b": lambda: 2}, repeats=3)
+    assert [len(side.runs) for side in sides.values()] == [3, 3]
+    assert sides["a"].best.seconds == min(run.seconds for run in sides["a"].runs)
+    assert sides["b"].best.result == 2
+    assert capsys.readouterr().out.count("[3/3]") == 2
+
+
+def test_markdown_table_flags_missed_goals_and_noise():
+    table = markdown_table([
+        Row("fast", "10 texts/s", "5 texts/s", 2.0, 1.2, 0.01),
+        Row("slow", "1 texts/s", "2 texts/s", 0.5, 1.2, 0.30),
+        Row("share", "1 GFLOP/s", "peak 10", 0.1, None, 0.0, as_percent=True),
+    ])
+    lines = table.splitlines()
+    assert len(lines) == 5
+    assert "| 2.00x | >= 1.2x | yes | 1% |" in lines[2]
+    assert "**no**" in lines[3] and "NOISY" in lines[3]
+    assert "| 10.0% | - | - |" in lines[4]
