@@ -9,6 +9,7 @@ backbone, train with AdamW and a warmup schedule.
 
 from __future__ import annotations
 
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,10 +22,20 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import Callback
+from skorch import NeuralNet
+from torch.utils.data import Subset
 
 from ._net import SklattnNet
+from ._skorch_compat import resolve_seed, seeded
+from ._tabular_training import BackboneFreezer, BestValidationWeights, validation_indices
+from ._tabular_transfer import (
+    backbone_features,
+    check_compatible,
+    linear_probe_head,
+    resolve_source,
+)
 from ._tabular_modules import TABULAR_POOLING_MODES, TabularAttentionNet
 from ._tasks import ClassifierTaskMixin, RegressorTaskMixin
 from ._validation import check_sample_weight, validate_params
@@ -35,8 +46,13 @@ TABULAR_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "n_layers": [Interval(Integral, 1, None, closed="left")],
     "pooling": [StrOptions(set(TABULAR_POOLING_MODES))],
     "dropout": [Interval(Real, 0, 1, closed="left")],
-    "init_from": [HasMethods(["fit", "predict"]), None],
+    "attention_dropout": [Interval(Real, 0, 1, closed="left")],
+    "init_from": [HasMethods(["fit", "predict"]), str, os.PathLike, None],
     "freeze_backbone": ["boolean", Interval(Integral, 0, None, closed="left")],
+    "head_init": [StrOptions({"linear_probe", "random"})],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     "lr": [Interval(Real, 0, None, closed="neither")],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -49,53 +65,74 @@ TABULAR_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "verbose": ["verbose"],
     "warm_start": ["boolean"],
 }
-_ARCHITECTURE = ("d_model", "n_heads", "n_layers")
 
 _PARAMETERS_DOC = """\
-d_model : int, default=32
+d_model : int, default=64
         Width of each feature token.
-    n_heads : int, default=4
+    n_heads : int, default=8
         Attention heads; must divide ``d_model``.
     n_layers : int, default=2
-        Transformer encoder blocks (pre-norm attention + feed-forward).
+        Transformer encoder blocks (pre-norm attention + ReGLU feed-forward).
     pooling : {"cls", "mean"}, default="cls"
         Pool the encoder output from a learned CLS token or as the mean of
         the feature tokens.
     dropout : float, default=0.1
-        Dropout on the residual branches, in the feed-forward and before the head.
-    init_from : fitted TabularAttentionClassifier or TabularAttentionRegressor, default=None
-        Transfer learning: start from this estimator's backbone (feature
-        tokens, CLS token, encoder blocks) and feature standardization. The
-        head is copied too when the task matches (same ``classes_``, or same
-        number of regression outputs), otherwise rebuilt. ``d_model``,
+        Dropout inside the feed-forward layers.
+    attention_dropout : float, default=0.2
+        Dropout on the attention weights.
+    init_from : fitted estimator, path or None, default=None
+        Transfer learning: a fitted TabularAttentionClassifier or
+        TabularAttentionRegressor, or a directory written by its ``save``.
+        Its backbone (feature tokens, CLS token, encoder blocks, final norm)
+        and feature standardization are copied. The head is copied too when
+        the task matches (same ``classes_``, or same number of regression
+        outputs), otherwise rebuilt as ``head_init`` says. ``d_model``,
         ``n_heads``, ``n_layers`` and the number of features must match the
         source. The source is never modified, and ``clone`` keeps it as given.
     freeze_backbone : bool or int, default=False
         Train only the head: ``True`` for the whole fit, an int for the first
-        that many epochs of each fit (linear probing, then fine-tuning).
+        that many epochs of each fit.
+    head_init : {"linear_probe", "random"}, default="linear_probe"
+        How a rebuilt head starts under ``init_from``: fitted as a logistic
+        (classifier) or ridge (regressor) regression on the frozen backbone's
+        features of the training rows, then fine-tuned with everything else
+        (LP-FT), or randomly. Ignored without ``init_from`` or when the head
+        is copied.
     lr : float, default=1e-3
         Peak learning rate of AdamW.
-    max_epochs : int, default=40
-        Passes over the training data per ``fit``.
+    max_epochs : int, default=200
+        Upper bound on the passes over the training data per ``fit``
+        (early stopping usually ends training much sooner).
     batch_size : int, default=32
         Samples per optimizer step (and per prediction batch).
-    weight_decay : float, default=1e-4
+    weight_decay : float, default=1e-5
         AdamW weight decay, not applied to 1-D parameters (biases, LayerNorm).
-    warmup_ratio : float, default=0.05
-        Fraction of the optimizer steps spent in linear warmup, followed by
-        linear decay to zero.
+    warmup_ratio : float, default=0.0
+        Fraction of the ``max_epochs`` optimizer steps spent in linear warmup,
+        followed by linear decay to zero over the rest.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the training rows (stratified for
+        classifiers, seeded by ``random_state``), stop after
+        ``n_iter_no_change`` epochs without a lower validation loss and keep
+        the weights of the best epoch. With a ``train_split``, its validation
+        set is used instead. Fits on a single row train without it.
+    validation_fraction : float, default=0.15
+        Share of the training rows held out for early stopping.
+    n_iter_no_change : int, default=20
+        Epochs without improvement of the validation loss before stopping.
     max_grad_norm : float or None, default=1.0
         Clip the global gradient norm; None disables clipping.
     random_state : int, RandomState instance or None, default=None
-        Seeds initialization, dropout and shuffling of a fit (global RNG
-        state is restored afterwards).
+        Seeds initialization, dropout, shuffling and the validation split of
+        a fit (global RNG state is restored afterwards).
     device : str or torch.device, default="cpu"
         Where the network trains and predicts.
     callbacks : list or None, default=None
         Extra skorch callbacks.
     train_split : callable or None, default=None
         skorch validation split (e.g. ``skorch.dataset.ValidSplit(5)``);
-        None trains on all data.
+        None uses the internal split when ``early_stopping`` is on, and
+        trains on all rows otherwise.
     verbose : int, default=0
         skorch's per-epoch log when > 0.
     warm_start : bool, default=False
@@ -113,6 +150,11 @@ n_features_in_ : int
         ``init_from`` when given).
     head_transferred_ : bool
         Whether the head was copied from ``init_from`` (False without one).
+    head_init_ : {"random", "transferred", "linear_probe"}
+        How the head of the last initialization started.
+    best_epoch_ : int or None
+        Epoch of the last fit whose weights were kept by early stopping
+        (None when no validation ran).
     module_ : torch.nn.Module
         The trained ``TabularAttentionNet`` (``module_.backbone``, ``module_.head``).
     history_ : skorch History
@@ -126,33 +168,16 @@ def _fill_doc(cls):
     return cls
 
 
-class _BackboneFreezer(Callback):
-    """Freeze the backbone for ``net.freeze_backbone`` epochs of each fit (all if True)."""
-
-    def on_train_begin(self, net, **kwargs) -> None:
-        self.epoch_ = 0
-
-    def on_epoch_begin(self, net, **kwargs) -> None:
-        frozen = net.freeze_backbone is True or (
-            net.freeze_backbone is not False and self.epoch_ < net.freeze_backbone
-        )
-        net.module_.backbone.requires_grad_(not frozen)
-
-    def on_epoch_end(self, net, **kwargs) -> None:
-        self.epoch_ += 1
-
-    def on_train_end(self, net, **kwargs) -> None:
-        net.module_.backbone.requires_grad_(True)
-
-
 class _TabularNetBase(SklattnNet):
     """Shared machinery of the tabular estimators; not public."""
 
     _parameter_constraints: dict[str, list] = TABULAR_PARAMETER_CONSTRAINTS
     _fitted_attributes = ("module_", "n_outputs_", "feature_mean_")
+
     def __init__(
-        self, *, d_model, n_heads, n_layers, pooling, dropout, init_from, freeze_backbone,
-        lr, max_epochs, batch_size, weight_decay, warmup_ratio, max_grad_norm,
+        self, *, d_model, n_heads, n_layers, pooling, dropout, attention_dropout, init_from,
+        freeze_backbone, head_init, lr, max_epochs, batch_size, weight_decay, warmup_ratio,
+        early_stopping, validation_fraction, n_iter_no_change, max_grad_norm,
         random_state, device, callbacks, train_split, verbose, warm_start, optimizer, **kwargs,
     ) -> None:
         super().__init__(
@@ -166,10 +191,15 @@ class _TabularNetBase(SklattnNet):
         self.n_layers = n_layers
         self.pooling = pooling
         self.dropout = dropout
+        self.attention_dropout = attention_dropout
         self.init_from = init_from
         self.freeze_backbone = freeze_backbone
+        self.head_init = head_init
         self.weight_decay = weight_decay
         self.warmup_ratio = warmup_ratio
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.max_grad_norm = max_grad_norm
         self.random_state = random_state
 
@@ -190,26 +220,25 @@ class _TabularNetBase(SklattnNet):
     def _default_callbacks(self):
         return [
             *super()._default_callbacks,
-            ("freeze_backbone", _BackboneFreezer()),
+            ("freeze_backbone", BackboneFreezer()),
+            ("early_stopping", BestValidationWeights()),
         ]
 
     def initialize_module(self):
+        # Built from the data and parameters only: sklattn.load calls this too, and
+        # must not need init_from. Transfer happens in _train.
         if not hasattr(self, "n_outputs_"):
             raise NotFittedError(
                 f"{type(self).__name__} builds its network from the data; call fit "
                 "instead of initialize()."
             )
-        module = TabularAttentionNet(
+        self.module_ = TabularAttentionNet(
             self.n_features_in_, self.n_outputs_, d_model=self.d_model, n_heads=self.n_heads,
             n_layers=self.n_layers, dropout=self.dropout, pooling=self.pooling,
-        )
-        source = self.init_from
-        self.head_transferred_ = source is not None and self._same_task(source)
-        if source is not None:
-            module.backbone.load_state_dict(source.module_.backbone.state_dict())
-            if self.head_transferred_:
-                module.head.load_state_dict(source.module_.head.state_dict())
-        self.module_ = module.to(self.device)
+            attention_dropout=self.attention_dropout,
+        ).to(self.device)
+        self.head_transferred_ = False
+        self.head_init_ = "random"
         return self
 
     def _fit(self, X, y, sample_weight, continuing, fit_params, classes=None):
@@ -217,7 +246,7 @@ class _TabularNetBase(SklattnNet):
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}; "
-                "e.g. use n_heads=4 with d_model=32."
+                "e.g. use n_heads=8 with d_model=64."
             )
         X, y = validate_data(
             self, X, y, reset=not continuing, ensure_all_finite=False, dtype=np.float64,
@@ -226,57 +255,92 @@ class _TabularNetBase(SklattnNet):
         _check_no_inf(X)
         weights = check_sample_weight(sample_weight, len(X))
         targets = self._encode_targets(y, fitting=not continuing, classes=classes)
+        source = None
+        if not continuing and self.init_from is not None:
+            source = resolve_source(self.init_from)
+            check_compatible(source, self, X.shape[1])
         if not continuing:
-            self._fit_scaling(X)
+            self._fit_scaling(X, source)
         data = {"x": self._standardize(X)}
         weights = self._loss_weights(targets, weights)
         if weights is not None:
             data["sample_weight"] = weights
-        self._train(data, targets, continuing, fit_params)
+        split = None
+        if self.early_stopping and self.train_split is None:
+            stratify = isinstance(self, ClassifierMixin) and targets.ndim == 1
+            rng = check_random_state(resolve_seed(self.random_state))
+            split = validation_indices(targets, self.validation_fraction, stratify, rng)
+        self.__dict__["_split_indices"] = split  # read by get_split_datasets during this fit
+        try:
+            self._train_from(source, data, targets, continuing, fit_params)
+        finally:
+            self.__dict__.pop("_split_indices", None)
         return self
 
-    def _fit_scaling(self, X: np.ndarray) -> None:
-        source = self.init_from
-        if source is None:
-            observed = ~np.isnan(X)
-            counts = observed.sum(axis=0)
-            filled = np.where(observed, X, 0.0)
-            mean = filled.sum(axis=0) / np.maximum(counts, 1)
-            var = (np.where(observed, X - mean, 0.0) ** 2).sum(axis=0) / np.maximum(counts, 1)
-            self.feature_mean_ = mean
-            self.feature_scale_ = np.where(var > 1e-12, np.sqrt(var), 1.0)
+    def _train_from(self, source, data, targets, continuing, fit_params) -> None:
+        """Seeded: initialize, transfer from ``source`` (if any), train."""
+        if continuing:
+            self._train(data, targets, continuing, fit_params)
             return
-        self._check_source(source, X.shape[1])
-        self.feature_mean_ = source.feature_mean_.copy()
-        self.feature_scale_ = source.feature_scale_.copy()
+        with seeded(resolve_seed(self.random_state)):
+            self.initialize()
+            if source is not None:
+                self._transfer(source, data, targets)
+            NeuralNet.partial_fit(self, data, targets, **fit_params)
 
-    def _check_source(self, source, n_features: int) -> None:
-        if not isinstance(source, _TabularNetBase):
-            raise TypeError(
-                f"init_from must be a fitted TabularAttentionClassifier or "
-                f"TabularAttentionRegressor, got {type(source).__name__}."
-            )
-        check_is_fitted(source, msg="init_from must be fitted before it can be transferred; call init_from.fit(X_source, y_source) first.")
-        if source.n_features_in_ != n_features:
-            raise ValueError(
-                f"init_from was fitted on {source.n_features_in_} features but X has "
-                f"{n_features}; transfer needs the same features, in the same order."
-            )
-        mismatched = {
-            name: getattr(source, name) for name in _ARCHITECTURE
-            if getattr(source, name) != getattr(self, name)
-        }
-        if mismatched:
-            raise ValueError(
-                "init_from has a different architecture: set "
-                + ", ".join(f"{name}={value}" for name, value in mismatched.items())
-                + " to match it."
-            )
+    def _transfer(self, source, data, targets) -> None:
+        """Copy the source backbone; copy its head, or probe a new one, or keep it random."""
+        self.module_.backbone.load_state_dict(source.module_.backbone.state_dict())
+        if self._same_task(source):
+            self.module_.head.load_state_dict(source.module_.head.state_dict())
+            self.head_transferred_, self.head_init_ = True, "transferred"
+            return
+        if self.head_init != "linear_probe":
+            return
+        split = self.__dict__.get("_split_indices")
+        rows = slice(None) if split is None else split[0]  # training rows only
+        features = backbone_features(
+            self.module_.backbone, data["x"][rows], self.batch_size, self.device
+        )
+        weights = data.get("sample_weight")
+        probe = linear_probe_head(
+            features, targets[rows], None if weights is None else weights[rows],
+            task=self._probe_task(), n_outputs=self.n_outputs_,
+        )
+        if probe is None:
+            return
+        head = self.module_.head
+        head.weight.data.copy_(torch.as_tensor(probe[0], dtype=head.weight.dtype))
+        head.bias.data.copy_(torch.as_tensor(probe[1], dtype=head.bias.dtype))
+        self.head_init_ = "linear_probe"
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        split = self.__dict__.get("_split_indices")
+        if split is None:
+            return super().get_split_datasets(X, y, **fit_params)
+        dataset = self.get_dataset(X, y)
+        return Subset(dataset, split[0]), Subset(dataset, split[1])
+
+    def _fit_scaling(self, X: np.ndarray, source) -> None:
+        if source is not None:
+            self.feature_mean_ = source.feature_mean_.copy()
+            self.feature_scale_ = source.feature_scale_.copy()
+            return
+        observed = ~np.isnan(X)
+        counts = observed.sum(axis=0)
+        filled = np.where(observed, X, 0.0)
+        mean = filled.sum(axis=0) / np.maximum(counts, 1)
+        var = (np.where(observed, X - mean, 0.0) ** 2).sum(axis=0) / np.maximum(counts, 1)
+        self.feature_mean_ = mean
+        self.feature_scale_ = np.where(var > 1e-12, np.sqrt(var), 1.0)
 
     def _standardize(self, X: np.ndarray) -> np.ndarray:
         return ((X - self.feature_mean_) / self.feature_scale_).astype(np.float32)  # NaN stays NaN
 
     def _same_task(self, source) -> bool:
+        raise NotImplementedError
+
+    def _probe_task(self) -> str:
         raise NotImplementedError
 
     def _checked_features(self, X) -> np.ndarray:
@@ -368,11 +432,14 @@ class TabularAttentionClassifier(ClassifierTaskMixin, _TabularNetBase):
     }
 
     def __init__(
-        self, *, class_weight: dict | str | None = None, d_model: int = 32, n_heads: int = 4,
-        n_layers: int = 2, pooling: str = "cls", dropout: float = 0.1, init_from=None,
-        freeze_backbone: bool | int = False, lr: float = 1e-3, max_epochs: int = 40,
-        batch_size: int = 32, weight_decay: float = 1e-4, warmup_ratio: float = 0.05,
-        max_grad_norm: float | None = 1.0, random_state=None, device: str = "cpu",
+        self, *, class_weight: dict | str | None = None, d_model: int = 64, n_heads: int = 8,
+        n_layers: int = 2, pooling: str = "cls", dropout: float = 0.1,
+        attention_dropout: float = 0.2, init_from=None, freeze_backbone: bool | int = False,
+        head_init: str = "linear_probe", lr: float = 1e-3, max_epochs: int = 200,
+        batch_size: int = 32, weight_decay: float = 1e-5, warmup_ratio: float = 0.0,
+        early_stopping: bool = True, validation_fraction: float = 0.15,
+        n_iter_no_change: int = 20, max_grad_norm: float | None = 1.0, random_state=None,
+        device: str = "cpu",
         callbacks: list | None = None, train_split=None, verbose: int = 0,
         warm_start: bool = False, optimizer: type[torch.optim.Optimizer] = torch.optim.AdamW,
         **kwargs,
@@ -380,9 +447,12 @@ class TabularAttentionClassifier(ClassifierTaskMixin, _TabularNetBase):
         self.class_weight = class_weight
         super().__init__(
             d_model=d_model, n_heads=n_heads, n_layers=n_layers, pooling=pooling,
-            dropout=dropout, init_from=init_from, freeze_backbone=freeze_backbone, lr=lr,
+            dropout=dropout, attention_dropout=attention_dropout, init_from=init_from,
+            freeze_backbone=freeze_backbone, head_init=head_init, lr=lr,
             max_epochs=max_epochs, batch_size=batch_size, weight_decay=weight_decay,
-            warmup_ratio=warmup_ratio, max_grad_norm=max_grad_norm, random_state=random_state,
+            warmup_ratio=warmup_ratio, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
+            max_grad_norm=max_grad_norm, random_state=random_state,
             device=device, callbacks=callbacks, train_split=train_split, verbose=verbose,
             warm_start=warm_start, optimizer=optimizer, **kwargs,
         )
@@ -392,7 +462,15 @@ class TabularAttentionClassifier(ClassifierTaskMixin, _TabularNetBase):
         return super()._encode_targets(y, fitting, classes)
 
     def _same_task(self, source) -> bool:
-        return isinstance(source, ClassifierMixin) and np.array_equal(source.classes_, self.classes_)
+        return (
+            isinstance(source, ClassifierMixin)
+            and source.multilabel_ == self.multilabel_
+            and np.array_equal(source.classes_, self.classes_)
+        )
+
+    def _probe_task(self) -> str:
+        return "multilabel" if self.multilabel_ else "multiclass"
+
 
 @_fill_doc
 class TabularAttentionRegressor(RegressorTaskMixin, _TabularNetBase):
@@ -427,11 +505,14 @@ class TabularAttentionRegressor(RegressorTaskMixin, _TabularNetBase):
     _parameter_constraints = {**TABULAR_PARAMETER_CONSTRAINTS, "scale_target": ["boolean"]}
 
     def __init__(
-        self, *, scale_target: bool = True, d_model: int = 32, n_heads: int = 4,
-        n_layers: int = 2, pooling: str = "cls", dropout: float = 0.1, init_from=None,
-        freeze_backbone: bool | int = False, lr: float = 1e-3, max_epochs: int = 40,
-        batch_size: int = 32, weight_decay: float = 1e-4, warmup_ratio: float = 0.05,
-        max_grad_norm: float | None = 1.0, random_state=None, device: str = "cpu",
+        self, *, scale_target: bool = True, d_model: int = 64, n_heads: int = 8,
+        n_layers: int = 2, pooling: str = "cls", dropout: float = 0.1,
+        attention_dropout: float = 0.2, init_from=None, freeze_backbone: bool | int = False,
+        head_init: str = "linear_probe", lr: float = 1e-3, max_epochs: int = 200,
+        batch_size: int = 32, weight_decay: float = 1e-5, warmup_ratio: float = 0.0,
+        early_stopping: bool = True, validation_fraction: float = 0.15,
+        n_iter_no_change: int = 20, max_grad_norm: float | None = 1.0, random_state=None,
+        device: str = "cpu",
         callbacks: list | None = None, train_split=None, verbose: int = 0,
         warm_start: bool = False, optimizer: type[torch.optim.Optimizer] = torch.optim.AdamW,
         **kwargs,
@@ -439,9 +520,12 @@ class TabularAttentionRegressor(RegressorTaskMixin, _TabularNetBase):
         self.scale_target = scale_target
         super().__init__(
             d_model=d_model, n_heads=n_heads, n_layers=n_layers, pooling=pooling,
-            dropout=dropout, init_from=init_from, freeze_backbone=freeze_backbone, lr=lr,
+            dropout=dropout, attention_dropout=attention_dropout, init_from=init_from,
+            freeze_backbone=freeze_backbone, head_init=head_init, lr=lr,
             max_epochs=max_epochs, batch_size=batch_size, weight_decay=weight_decay,
-            warmup_ratio=warmup_ratio, max_grad_norm=max_grad_norm, random_state=random_state,
+            warmup_ratio=warmup_ratio, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
+            max_grad_norm=max_grad_norm, random_state=random_state,
             device=device, callbacks=callbacks, train_split=train_split, verbose=verbose,
             warm_start=warm_start, optimizer=optimizer, **kwargs,
         )
@@ -453,3 +537,6 @@ class TabularAttentionRegressor(RegressorTaskMixin, _TabularNetBase):
 
     def _same_task(self, source) -> bool:
         return isinstance(source, RegressorMixin) and source.n_outputs_ == self.n_outputs_
+
+    def _probe_task(self) -> str:
+        return "regression"

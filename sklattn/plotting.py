@@ -186,6 +186,7 @@ class AttentionHeatmap:
     Examples
     --------
     >>> import numpy as np
+    >>> from sklattn.plotting import AttentionHeatmap
     >>> heatmap = AttentionHeatmap([{"tokens": ["good", "film"],
     ...                              "weights": np.array([0.75, 0.25])}], labels=["pos"])
     >>> heatmap.tokens, heatmap.labels
