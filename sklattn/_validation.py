@@ -150,7 +150,13 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
     """Validate per-sample weights: 1-D, finite, non-negative, one per sample."""
     if sample_weight is None:
         return None
-    weights = np.asarray(sample_weight, dtype=np.float64)
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            "sample_weight must hold numbers (one non-negative weight per sample), got "
+            f"{type(sample_weight).__name__} with non-numeric values."
+        ) from None
     if weights.ndim == 0:
         weights = np.full(n_samples, float(weights))
     if weights.ndim != 1 or len(weights) != n_samples:

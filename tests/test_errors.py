@@ -244,7 +244,7 @@ BAD_INPUTS = [
     ("reg-X-empty", lambda c, f: _reg(c).fit([], []), ValueError, "X is empty"),
     ("reg-y-2d-inf", lambda c, f: _reg(c).fit(X_GOOD, Y_REG_INF), ValueError, "NaN or infinite .* row 3"),
     ("reg-sample-weight-strings", lambda c, f: _reg(c).fit(X_GOOD, np.arange(8.0), sample_weight=["a"] * 8),
-     ValueError, "could not convert string to float"),
+     TypeError, "sample_weight must hold numbers"),
     ("reg-scale-target", lambda c, f: _reg(c, scale_target="yes").fit(X_GOOD, np.arange(8.0)),
      ValueError, "'scale_target' parameter"),
     ("reg-predict-pairs", lambda c, f: f["regressor"].predict([("a", "b")]),
