@@ -103,7 +103,9 @@ checkpoint : str or os.PathLike
         skorch validation split, e.g. ``skorch.dataset.ValidSplit(0.1)``.
         None trains on all data, as scikit-learn estimators do.
     verbose : int, default=0
-        0 is silent; 1 prints skorch's per-epoch table.
+        0 is silent, as scikit-learn estimators are; 1 shows a progress bar
+        per epoch (batches, time left, mean loss so far) and skorch's epoch
+        table, and a bar for predictions that take over a second.
     warm_start : bool, default=False
         If True, ``fit`` continues training a fitted model instead of
         starting again from the checkpoint.

@@ -134,7 +134,7 @@ d_model : int, default=64
         None uses the internal split when ``early_stopping`` is on, and
         trains on all rows otherwise.
     verbose : int, default=0
-        skorch's per-epoch log when > 0.
+        0 is silent; 1 shows a progress bar per epoch and skorch's epoch table.
     warm_start : bool, default=False
         Continue training the fitted network on the next ``fit``.
     optimizer : torch optimizer class, default=torch.optim.AdamW
@@ -477,7 +477,8 @@ class TabularAttentionRegressor(RegressorTaskMixin, _TabularNetBase):
     """Regressor whose feature tokens attend to each other, for numeric tables.
 
     Same network and training as :class:`TabularAttentionClassifier` with a
-    mean squared error loss. ``y`` may be 1-D or 2-D (several targets);
+    mean squared error loss and a lower default learning rate (``lr=1e-4``:
+    regression targets on small tables overfit within a few epochs at 1e-3). ``y`` may be 1-D or 2-D (several targets);
     targets are standardized for training by default and mapped back.
 
     Parameters
@@ -508,7 +509,7 @@ class TabularAttentionRegressor(RegressorTaskMixin, _TabularNetBase):
         self, *, scale_target: bool = True, d_model: int = 64, n_heads: int = 8,
         n_layers: int = 2, pooling: str = "cls", dropout: float = 0.1,
         attention_dropout: float = 0.2, init_from=None, freeze_backbone: bool | int = False,
-        head_init: str = "linear_probe", lr: float = 1e-3, max_epochs: int = 200,
+        head_init: str = "linear_probe", lr: float = 1e-4, max_epochs: int = 200,
         batch_size: int = 32, weight_decay: float = 1e-5, warmup_ratio: float = 0.0,
         early_stopping: bool = True, validation_fraction: float = 0.15,
         n_iter_no_change: int = 20, max_grad_norm: float | None = 1.0, random_state=None,

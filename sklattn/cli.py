@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``python -m sklattn`` argument parser (``fit``, ``predict``, ``evaluate``)."""
     parser = argparse.ArgumentParser(
         prog="python -m sklattn",
-        description="Fine-tune a pretrained transformer on a CSV or Parquet table of texts, "
+        description="Fine-tune a pretrained transformer on a CSV or Parquet table of texts,\n"
         "then predict and evaluate with the saved model. No Python to write.",
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = commands.add_parser(
         "fit", help="fine-tune on a table and save the model to a directory",
-        description="Fine-tune a transformer encoder on the texts and targets of a table, "
-        "show progress, and save the model, history.png and the column names to --output.",
+        description="Fine-tune a transformer encoder on the texts and targets of a table, show\n"
+        "progress, and save the model, history.png and the column names to --output.",
         epilog="example:\n  python -m sklattn fit --data train.csv --text-column review "
         "--target label \\\n      --checkpoint sentence-transformers/all-MiniLM-L6-v2 --output my-model",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--max-length", type=int, default=128, help="tokens per text (default 128)")
     fit.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
     fit.add_argument("--batch-size", type=int, default=32, help="texts per step (default 32)")
-    fit.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (default 5e-5)")
+    fit.add_argument("--lr", type=float, default=None,
+                     help="peak learning rate (default: the estimator's default)")
     fit.add_argument("--valid-fraction", type=float, default=0.0, metavar="F",
                      help="hold out this fraction to report valid_loss per epoch (default 0: none)")
     fit.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
@@ -95,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser(
         "predict", help="add predictions (and probabilities) to a table",
-        description="Predict every row of --data with a model saved by fit and write the "
-        "table with a 'prediction' column (and 'proba_<class>' columns for classifiers).",
+        description="Predict every row of --data with a model saved by fit and write the table\n"
+        "with a 'prediction' column (and 'proba_<class>' columns for classifiers).",
         epilog="example:\n  python -m sklattn predict --model my-model --data new.csv "
         "--output predictions.csv",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -110,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "evaluate", help="score a saved model on a labelled table",
-        description="Print accuracy and F1 (classification) or R², MAE and RMSE (regression) "
+        description="Print accuracy and F1 (classification) or R², MAE and RMSE (regression)\n"
         "of a model saved by fit on a labelled table.",
         epilog="example:\n  python -m sklattn evaluate --model my-model --data test.csv "
         "--target label --json",
@@ -155,13 +156,16 @@ def _texts(frame, columns: Sequence[str], path: Path):
         raise CLIError(f"give --text-column once (texts) or twice (sentence pairs), got {len(columns)}.")
     check_columns(frame, columns, path, "text")
     texts = frame[list(columns)]
-    missing = texts.isna().any(axis=1).to_numpy()
-    if missing.any():
-        raise CLIError(
-            f"{int(missing.sum())} rows of {path} have no text (first: row {int(np.flatnonzero(missing)[0])}); "
-            "drop or fill them."
-        )
+    _reject_missing(texts, path, "text")
     return texts.astype(str)
+
+
+def _reject_missing(values, path: Path, what: str) -> None:
+    missing = values.isna().any(axis=1).to_numpy()
+    if missing.any():
+        first = int(np.flatnonzero(missing)[0])
+        raise CLIError(f"{int(missing.sum())} rows of {path} have no {what} (first: row {first}); "
+                       "drop or fill them.")
 
 
 def _resolve_task(task: str, frame, targets: Sequence[str]) -> str:
@@ -169,7 +173,8 @@ def _resolve_task(task: str, frame, targets: Sequence[str]) -> str:
 
     if task != "auto":
         if task == "classification" and len(targets) > 1:
-            raise CLIError("classification takes one --target; use --task multilabel for several 0/1 columns.")
+            raise CLIError("classification takes one --target; use --task multilabel for "
+                           "several 0/1 columns.")
         return task
     if len(targets) > 1:
         values = frame[list(targets)]
@@ -183,12 +188,7 @@ def _targets(frame, targets: Sequence[str], task: str, label_sep: str, label_nam
     """``y`` for the estimator, and the label names of a multi-label task."""
     check_columns(frame, targets, path, "target")
     values = frame[list(targets)]
-    missing = values.isna().any(axis=1).to_numpy()
-    if missing.any():
-        raise CLIError(
-            f"{int(missing.sum())} rows of {path} have no target (first: row {int(np.flatnonzero(missing)[0])}); "
-            "drop or fill them."
-        )
+    _reject_missing(values, path, "target")
     if task == "regression":
         try:
             y = values.to_numpy(dtype=np.float64)
@@ -233,14 +233,13 @@ def _fit(args) -> None:
         train_split = ValidSplit(args.valid_fraction, stratified=task == "classification",
                                  random_state=args.random_state)
     columns = list(args.text_column)
+    optional = {"lr": args.lr} if args.lr is not None else {}
     estimator = estimator_class(
         args.checkpoint, text_columns=columns[0] if len(columns) == 1 else columns,
         max_length=args.max_length, max_epochs=args.epochs, batch_size=args.batch_size,
-        lr=args.lr, random_state=args.random_state, device=args.device,
-        precision=args.precision, train_split=train_split, verbose=args.verbose,
+        random_state=args.random_state, device=args.device, precision=args.precision,
+        train_split=train_split, verbose=args.verbose, **optional,
     )
-    if not hasattr(estimator, "save"):
-        raise CLIError("this sklattn version cannot save models (estimator.save is missing); upgrade sklattn.")
     _say(args, f"{task} on {len(frame)} rows of {args.data}: text {columns}, target {list(args.target)}")
     start = time.perf_counter()
     estimator.fit(texts, y)
@@ -260,7 +259,8 @@ def _fit(args) -> None:
     plot_note = _save_history_plot(estimator, output / "history.png")
     last = estimator.history_[-1]
     losses = ", ".join(f"{key} {last[key]:.4f}" for key in ("train_loss", "valid_loss") if key in last)
-    _say(args, f"trained {args.epochs} epochs in {seconds:.0f} s ({losses}); saved to {output}/ {plot_note}")
+    _say(args, f"trained {len(estimator.history_)} epochs in {seconds:.0f} s ({losses}); "
+               f"saved to {output}/ {plot_note}")
     _say(args, f"next: python -m sklattn predict --model {output} --data new.csv --output predictions.csv")
 
 
@@ -272,7 +272,8 @@ def _check_output_dir(output: Path, overwrite: bool) -> None:
     if not output.is_dir() or not any(output.iterdir()):
         return
     if not (output / MANIFEST).is_file():
-        raise CLIError(f"--output {output} is a non-empty directory without a saved model; choose a new directory.")
+        raise CLIError(f"--output {output} is a non-empty directory without a saved model; "
+                       "choose a new directory.")
     if not overwrite:
         raise CLIError(f"--output {output} already holds a model; pass --overwrite to replace it.")
 
@@ -295,9 +296,8 @@ def _load(model_dir: Path):
     import sklattn
 
     if not model_dir.is_dir():
-        raise CLIError(f"model directory {model_dir} does not exist; pass the --output directory of 'python -m sklattn fit'.")
-    if not hasattr(sklattn, "load"):
-        raise CLIError("this sklattn version cannot load saved models (sklattn.load is missing); upgrade sklattn.")
+        raise CLIError(f"model directory {model_dir} does not exist; pass the --output "
+                       "directory of 'python -m sklattn fit'.")
     try:
         model = sklattn.load(model_dir)
     except (OSError, ValueError, TypeError) as exc:
@@ -309,11 +309,20 @@ def _load(model_dir: Path):
     return model, metadata
 
 
-def _text_columns_for(args, model, metadata) -> list[str]:
+def _model_texts(args, frame, model, metadata):
+    """The text columns of ``frame`` under the names the model was fitted with."""
     columns = args.text_column or metadata.get("text_columns") or model.text_columns
     if columns is None:
         raise CLIError("the model does not record its text columns; pass --text-column.")
-    return [columns] if isinstance(columns, str) else list(columns)
+    texts = _texts(frame, [columns] if isinstance(columns, str) else list(columns), args.data)
+    expected = model.text_columns
+    if expected is None:
+        return texts
+    expected = [expected] if isinstance(expected, str) else list(expected)
+    if len(expected) != texts.shape[1]:
+        raise CLIError(f"the model reads {len(expected)} text column(s) {expected}; "
+                       f"got {list(texts.columns)}.")
+    return texts.set_axis(expected, axis=1)  # --text-column may name them differently
 
 
 def _model_task(model) -> str:
@@ -326,7 +335,7 @@ def _predict(args) -> None:
     model, metadata = _load(args.model)
     model.set_params(verbose=args.verbose)
     frame = read_table(args.data)
-    texts = _texts(frame, _text_columns_for(args, model, metadata), args.data)
+    texts = _model_texts(args, frame, model, metadata)
     task = _model_task(model)
     out = frame.copy()
     if task == "regression":
@@ -376,7 +385,7 @@ def _evaluate(args) -> None:
     if not targets:
         raise CLIError("the model does not record its target column; pass --target.")
     frame = read_table(args.data)
-    texts = _texts(frame, _text_columns_for(args, model, metadata), args.data)
+    texts = _model_texts(args, frame, model, metadata)
     task = _model_task(model)
     y_true, _ = _targets(frame, targets, task, metadata.get("label_sep", "|"),
                          metadata.get("label_names"), args.data)

@@ -79,6 +79,13 @@ def test_predict_adds_prediction_and_probability_columns(classifier_run, table, 
     np.testing.assert_allclose(written[["proba_neg", "proba_pos"]].sum(axis=1), 1.0, atol=1e-6)
     expected = sklattn.load(model).predict(frame)
     np.testing.assert_array_equal(written["prediction"], expected)
+    # Another file may name the text column differently.
+    renamed = tmp_path / "renamed.csv"
+    frame.rename(columns={"review": "text"}).to_csv(renamed, index=False)
+    code, _, err = run("predict", "--model", model, "--data", renamed, "--text-column", "text",
+                       "--output", tmp_path / "q.csv")
+    assert code == 0, err
+    np.testing.assert_array_equal(pd.read_csv(tmp_path / "q.csv")["prediction"], expected)
 
 
 def test_evaluate_prints_accuracy_and_f1_as_text_or_json(classifier_run, table):

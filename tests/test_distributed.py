@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import os
 import pickle
+import shutil
 import socket
+import subprocess
+import sys
 
 import joblib
 import numpy as np
@@ -19,6 +23,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
+from conftest import make_sentiment_texts
 from skorch.callbacks import Callback
 
 from sklattn import AttentionClassifier
@@ -126,3 +131,101 @@ def test_estimator_sent_to_workers_holds_parameters_only(tiny_checkpoint, sentim
     assert fitted_size > 50 * unfitted_size  # the weights; the tiny BERT alone is ~100 kB
     # a search clones what it sends, so even a fitted estimator travels as parameters
     assert len(pickle.dumps(clone(clf.fit(X, y)))) == unfitted_size
+
+
+# ------------------------------------------------------------------ accelerate
+accelerate = pytest.importorskip("accelerate")
+
+# Equal updates need equal batches: no dropout (masks differ between one batch of 16 and
+# two of 8), no shuffling and no length grouping (batches of 8 must be halves of those of 16).
+EXACT = dict(max_length=16, max_epochs=2, random_state=0, lr=1e-3, dropout=0.0,
+             group_by_length=False, iterator_train__shuffle=False)
+
+
+@pytest.fixture(scope="module")
+def dropout_free_checkpoint(tiny_checkpoint, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("tiny-bert-no-dropout")
+    shutil.copytree(tiny_checkpoint, path, dirs_exist_ok=True)
+    config = json.loads((path / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (path / "config.json").write_text(json.dumps(config))
+    return str(path)
+
+
+@pytest.fixture
+def fresh_accelerate_state():
+    # Accelerator state is process-wide; start and leave each test with none.
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+    yield
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+
+
+def flat_weights(estimator) -> np.ndarray:
+    return torch.cat([p.detach().flatten() for p in estimator.module_.parameters()]).numpy()
+
+
+def test_gradient_accumulation_equals_one_batch_twice_the_size(dropout_free_checkpoint, fresh_accelerate_state):
+    from sklattn.accelerate import AcceleratedClassifier
+
+    X, y = make_sentiment_texts(32, seed=1)
+    big_batch = AttentionClassifier(dropout_free_checkpoint, batch_size=16, **EXACT).fit(X, y)
+    small_batch = AttentionClassifier(dropout_free_checkpoint, batch_size=8, **EXACT).fit(X, y)
+    accelerator = accelerate.Accelerator(gradient_accumulation_steps=2, cpu=True)
+    accumulated = AcceleratedClassifier(
+        dropout_free_checkpoint, accelerator=accelerator, batch_size=8, **EXACT
+    ).fit(X, y)
+    assert not np.allclose(flat_weights(small_batch), flat_weights(big_batch), atol=1e-4)  # the test can tell
+    np.testing.assert_allclose(flat_weights(accumulated), flat_weights(big_batch), atol=1e-6)
+    # optimizer steps, not micro-batches, drive the schedule: 2 per epoch, as with batch 16
+    assert accumulated.callbacks_[[name for name, _ in accumulated.callbacks_].index("lr_schedule")][1].total_steps_ == 4
+    np.testing.assert_allclose(accumulated.predict_proba(X), big_batch.predict_proba(X), atol=1e-6)
+    assert accumulated.history_[-1, "lr"] == big_batch.history_[-1, "lr"]
+    assert pickle.loads(pickle.dumps(accumulated)).predict(X).tolist() == accumulated.predict(X).tolist()
+
+
+DATA_PARALLEL_SCRIPT = """
+import sys
+import numpy as np, torch
+from accelerate import Accelerator
+from conftest import make_sentiment_texts
+from sklattn.accelerate import AcceleratedClassifier
+
+checkpoint, out, params = sys.argv[1], sys.argv[2], eval(sys.argv[3])
+accelerator = Accelerator(cpu=True)
+assert accelerator.num_processes == 2, accelerator.num_processes
+X, y = make_sentiment_texts(32, seed=1)
+clf = AcceleratedClassifier(checkpoint, accelerator=accelerator, batch_size=8, **params).fit(X, y)
+rank = accelerator.process_index
+np.save(f"{out}/weights{rank}.npy", torch.cat([p.detach().flatten() for p in clf.module_.parameters()]).numpy())
+np.save(f"{out}/proba{rank}.npy", clf.predict_proba(X[:30]))  # 30: batches uneven across processes
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_two_cpu_processes_train_like_one_with_twice_the_batch(dropout_free_checkpoint, tmp_path):
+    # accelerate launch --cpu starts one process unless MPI is set up; torchrun starts two
+    # and accelerate's Accelerator(cpu=True) joins them over gloo.
+    script = tmp_path / "train.py"
+    script.write_text(DATA_PARALLEL_SCRIPT)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+               "--master_addr", "127.0.0.1", "--master_port", str(port),
+               str(script), dropout_free_checkpoint, str(tmp_path), repr(EXACT)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=280)
+    assert result.returncode == 0, result.stderr[-3000:]
+    X, y = make_sentiment_texts(32, seed=1)
+    one_process = AttentionClassifier(dropout_free_checkpoint, batch_size=16, **EXACT).fit(X, y)
+    weights = [np.load(tmp_path / f"weights{rank}.npy") for rank in (0, 1)]
+    np.testing.assert_array_equal(weights[0], weights[1])  # the processes stay in sync
+    np.testing.assert_allclose(weights[0], flat_weights(one_process), atol=1e-6)
+    for rank in (0, 1):  # each process gets every prediction, in input order
+        np.testing.assert_allclose(np.load(tmp_path / f"proba{rank}.npy"), one_process.predict_proba(X[:30]), atol=1e-6)

@@ -14,9 +14,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
 
+from skorch.callbacks import Callback
+from skorch.dataset import ValidSplit
+from sklearn.linear_model import LogisticRegression, Ridge
+
 from sklattn import TabularAttentionClassifier, TabularAttentionRegressor
 
-TINY = dict(d_model=8, n_heads=2, n_layers=1, max_epochs=8, lr=1e-2, batch_size=64, random_state=0)
+TINY = dict(d_model=8, n_heads=2, n_layers=1, max_epochs=8, lr=1e-2, batch_size=64, random_state=0,
+            early_stopping=False)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +47,7 @@ def _equal(a, b):
 
 def test_learns_digits_well_above_chance(digits):
     X, y = digits
-    clf = TabularAttentionClassifier(**{**TINY, "max_epochs": 10}).fit(X[:500], y[:500])
+    clf = TabularAttentionClassifier(**{**TINY, "max_epochs": 15}).fit(X[:500], y[:500])
     assert clf.score(X[600:1000], y[600:1000]) > 0.6  # chance is 0.1
     proba = clf.predict_proba(X[:5])
     assert proba.shape == (5, 10) and np.allclose(proba.sum(axis=1), 1)
@@ -183,7 +188,7 @@ def test_regressor_multi_output_and_target_scaling(digits):
 
 
 def test_invalid_architecture_message():
-    with pytest.raises(ValueError, match="d_model=10 must be divisible by n_heads=4"):
+    with pytest.raises(ValueError, match="d_model=10 must be divisible by n_heads=8"):
         TabularAttentionClassifier(d_model=10).fit(np.zeros((4, 2)), [0, 1, 0, 1])
 
 
@@ -194,3 +199,103 @@ def test_cuda_device_without_gpu_is_a_clear_error(monkeypatch):
     X = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(ValueError, match="no CUDA GPU is available"):
         TabularAttentionRegressor(device="cuda").fit(X, X[:, 0])
+
+
+class _HeadAtStart(Callback):
+    """Records the head's weights when training starts (after transfer, before any step)."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.weight_ = net.module_.head.weight.detach().clone().double().numpy()
+        self.bias_ = net.module_.head.bias.detach().clone().double().numpy()
+
+
+def _source_features(source, X):
+    standardized = ((X - source.feature_mean_) / source.feature_scale_).astype(np.float32)
+    source.module_.eval()
+    with torch.no_grad():
+        return source.module_.backbone(torch.from_numpy(standardized))[0].double().numpy()
+
+
+def test_linear_probe_head_equals_the_probe_before_fine_tuning(digits, source_04):
+    X, y = digits
+    X_t, y_t = X[y >= 5][:60], y[y >= 5][:60]
+    spy = _HeadAtStart()
+    clf = TabularAttentionClassifier(**{**TINY, "max_epochs": 1}, init_from=source_04,
+                                     callbacks=[("spy", spy)]).fit(X_t, y_t)
+    assert clf.head_init_ == "linear_probe" and not clf.head_transferred_
+    probe = LogisticRegression(max_iter=2000).fit(_source_features(source_04, X_t), y_t - 5)
+    np.testing.assert_allclose(spy.weight_, probe.coef_, atol=1e-4)
+    np.testing.assert_allclose(spy.bias_, probe.intercept_, atol=1e-4)
+    # the probe alone already classifies the training rows as well as the logistic regression
+    assert np.mean(clf.classes_[(_source_features(source_04, X_t) @ spy.weight_.T + spy.bias_).argmax(1)] == y_t) \
+        == pytest.approx(probe.score(_source_features(source_04, X_t), y_t - 5))
+
+    random_spy = _HeadAtStart()
+    TabularAttentionClassifier(**{**TINY, "max_epochs": 1}, init_from=source_04, head_init="random",
+                               callbacks=[("spy", random_spy)]).fit(X_t, y_t)
+    assert not np.allclose(random_spy.weight_, probe.coef_, atol=1e-2)
+
+
+def test_linear_probe_fits_only_training_rows_when_early_stopping(digits, source_04):
+    X, y = digits
+    X_t, y_t = X[y >= 5][:60], y[y >= 5][:60]
+    spy = _HeadAtStart()
+    clf = TabularAttentionClassifier(**{**TINY, "max_epochs": 1, "early_stopping": True},
+                                     init_from=source_04, callbacks=[("spy", spy)]).fit(X_t, y_t)
+    assert clf.head_init_ == "linear_probe"
+    everything = LogisticRegression(max_iter=2000).fit(_source_features(source_04, X_t), y_t - 5)
+    assert not np.allclose(spy.weight_, everything.coef_, atol=1e-4)  # the 9 held-out rows are left out
+
+
+def test_regressor_head_starts_as_ridge_probe(digits, source_04):
+    X, y = digits
+    target = X[:80, 20] * 2.0 + 1
+    spy = _HeadAtStart()
+    reg = TabularAttentionRegressor(**{**TINY, "max_epochs": 1}, init_from=source_04,
+                                    callbacks=[("spy", spy)]).fit(X[:80], target)
+    ridge = Ridge().fit(_source_features(source_04, X[:80]), (target - target.mean()) / target.std())
+    assert reg.head_init_ == "linear_probe"
+    np.testing.assert_allclose(spy.weight_[0], ridge.coef_, atol=1e-4)
+
+
+def test_init_from_a_saved_directory(digits, source_04, tmp_path):
+    import sklattn
+
+    X, y = digits
+    source_04.save(tmp_path / "source")
+    clf = TabularAttentionClassifier(**{**TINY, "max_epochs": 1}, init_from=str(tmp_path / "source"),
+                                     freeze_backbone=True).fit(X[y >= 5][:50], y[y >= 5][:50])
+    assert _equal(_state(clf.module_.backbone), _state(source_04.module_.backbone))
+    np.testing.assert_array_equal(clf.feature_mean_, source_04.feature_mean_)
+    assert clone(clf).init_from == str(tmp_path / "source")
+    assert hasattr(sklattn, "load")
+
+
+def test_init_from_a_path_that_is_not_a_model(digits, tmp_path):
+    X, y = digits
+    with pytest.raises(ValueError, match="is not a directory"):
+        TabularAttentionClassifier(**TINY, init_from=tmp_path / "missing").fit(X[:40], y[:40])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="is not a saved sklattn model"):
+        TabularAttentionClassifier(**TINY, init_from=tmp_path / "empty").fit(X[:40], y[:40])
+
+
+def test_early_stopping_restores_the_best_epoch_deterministically(digits):
+    X, y = digits
+    params = {**TINY, "early_stopping": True, "max_epochs": 60, "n_iter_no_change": 3, "lr": 3e-2}
+    clf = TabularAttentionClassifier(**params).fit(X[:200], y[:200])
+    losses = clf.history[:, "valid_loss"]
+    assert len(losses) < 60  # stopped early
+    assert clf.best_epoch_ == int(np.argmin(losses)) + 1
+    assert len(losses) - clf.best_epoch_ == 3
+    # the kept weights are the best epoch's: their validation loss is the minimum
+    again = TabularAttentionClassifier(**params).fit(X[:200], y[:200])
+    np.testing.assert_array_equal(again.predict_proba(X[200:260]), clf.predict_proba(X[200:260]))
+    assert "valid_loss" not in TabularAttentionClassifier(**TINY).fit(X[:100], y[:100]).history[-1]
+
+
+def test_early_stopping_uses_a_given_train_split(digits):
+    X, y = digits
+    clf = TabularAttentionClassifier(**{**TINY, "early_stopping": True, "max_epochs": 3},
+                                     train_split=ValidSplit(4)).fit(X[:200], y[:200])
+    assert clf.best_epoch_ is not None and "valid_acc" in clf.history[-1]

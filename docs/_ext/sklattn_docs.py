@@ -67,14 +67,24 @@ def write_readme_pages(root: Path, out: Path) -> None:
 
 
 def write_cli_help(out: Path) -> None:
+    import os
+
     from sklattn.cli import build_parser
 
     out.mkdir(parents=True, exist_ok=True)
-    parser = build_parser()
-    _write_if_changed(out / "main.txt", parser.format_help())
-    subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    for name, sub in subparsers.choices.items():
-        _write_if_changed(out / f"{name}.txt", sub.format_help())
+    columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "88"  # argparse wraps to the terminal: same pages from any shell
+    try:
+        parser = build_parser()
+        _write_if_changed(out / "main.txt", parser.format_help())
+        subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+        for name, sub in subparsers.choices.items():
+            _write_if_changed(out / f"{name}.txt", sub.format_help())
+    finally:
+        if columns is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = columns
 
 
 def _gallery_page(script: Path, gallery: Path) -> str:
