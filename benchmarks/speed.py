@@ -39,12 +39,14 @@ from _baselines import hand_written_fit, sentence_transformer, st_encode  # noqa
 from _timing import (  # noqa: E402
     BF16_FLAGS,
     Row,
+    Run,
     compare,
     core_count,
     cpu_flags,
     cpu_model,
     load_average,
     markdown_table,
+    timed,
 )
 from skorch.callbacks import Callback  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
@@ -59,16 +61,19 @@ class Sizes:
     predict_texts: int = 512
     grid_texts: int = 450
     grid_epochs: int = 3
-    bf16_fit_texts: int = 128  # bf16 training is ~4x slower on CPUs without bf16 units
+    # bf16 runs ~15x slower than fp32 on CPUs without bf16 units: fewer texts, same batches.
+    predict_bf16_texts: int = 96
+    bf16_fit_texts: int = 32
     max_length: int = 128
     batch_size: int = 32
     repeats: int = 3
     matmul_n: int = 2048
+    matmul_n_bf16: int = 1024
 
 
 FULL = Sizes()
-QUICK = Sizes(fit_texts=64, predict_texts=64, grid_texts=30, grid_epochs=1, bf16_fit_texts=32,
-              repeats=2, matmul_n=512)
+QUICK = Sizes(fit_texts=64, predict_texts=64, grid_texts=30, grid_epochs=1, predict_bf16_texts=16,
+              bf16_fit_texts=32, repeats=2, matmul_n=256, matmul_n_bf16=128)
 FIT_LR = 5e-5
 
 
@@ -150,17 +155,17 @@ def bench_fit(checkpoint: str, texts, labels, sizes: Sizes):
 
 
 def bench_predict(checkpoint: str, clf, texts, sizes: Sizes):
-    n = len(texts)
-    print(f"\n2. Predict throughput: {n} texts, max_length {sizes.max_length}, batch {sizes.batch_size}",
-          flush=True)
+    print(f"\n2. Predict throughput: max_length {sizes.max_length}, batch {sizes.batch_size}; "
+          f"{sizes.predict_texts} texts fp32, the first {sizes.predict_bf16_texts} of them bf16", flush=True)
     st = sentence_transformer(checkpoint, sizes.max_length)
-    text_list = [str(t) for t in texts]
     rows, probas = [], {}
-    for precision in ("fp32", "bf16"):
+    for precision, n in (("fp32", sizes.predict_texts), ("bf16", sizes.predict_bf16_texts)):
         bf16 = precision == "bf16"
+        subset = texts[:n]
+        text_list = [str(t) for t in subset]
         clf.set_params(precision=precision)
         sides = compare({
-            f"sklattn predict_proba {precision}": lambda: clf.predict_proba(texts),
+            f"sklattn predict_proba {precision}": lambda: clf.predict_proba(subset),
             f"SentenceTransformer.encode {precision}": lambda: st_encode(st, text_list, sizes.batch_size, bf16),
         }, sizes.repeats)
         ours, ref = sides.values()
@@ -169,9 +174,10 @@ def bench_predict(checkpoint: str, clf, texts, sizes: Sizes):
                         f"{n / ours.best.seconds:.1f} texts/s", f"{n / ref.best.seconds:.1f} texts/s",
                         ref.best.seconds / ours.best.seconds, 1.2, _noise(ours, ref)))
     clf.set_params(precision="fp32")
-    diff = np.abs(probas["fp32"] - probas["bf16"]).max()
-    agree = (probas["fp32"].argmax(1) == probas["bf16"].argmax(1)).mean()
-    print(f"    bf16 vs fp32 predictions: max |Δ probability| {diff:.4f}, same class {agree:.1%}")
+    n = sizes.predict_bf16_texts
+    diff = np.abs(probas["fp32"][:n] - probas["bf16"]).max()
+    agree = (probas["fp32"][:n].argmax(1) == probas["bf16"].argmax(1)).mean()
+    print(f"    bf16 vs fp32 predictions on {n} texts: max |Δ probability| {diff:.4f}, same class {agree:.1%}")
     return rows
 
 
@@ -203,16 +209,13 @@ def bench_grid(checkpoint: str, texts, labels, sizes: Sizes):
                 _noise(cached, uncached))]
 
 
-def matmul_peak(n: int, dtype: torch.dtype, repeats: int = 5) -> float:
-    """Best FLOP/s of an n x n matmul in ``dtype`` (2 n^3 FLOPs each)."""
+def matmul_peak(n: int, dtype: torch.dtype, repeats: int = 5) -> Run:
+    """Fastest of ``repeats`` n x n matmuls in ``dtype``; ``result`` is FLOP/s (2 n^3 FLOPs each)."""
     a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
     torch.matmul(a, b)  # warm-up: kernel selection, page faults
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.matmul(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best
+    best = min((timed(lambda: torch.matmul(a, b)) for _ in range(repeats)), key=lambda run: run.seconds)
+    best.result = 2 * n**3 / best.seconds
+    return best
 
 
 def training_parameters(clf) -> int:
@@ -227,12 +230,14 @@ def training_parameters(clf) -> int:
 
 
 def bench_flops(checkpoint: str, texts, labels, sizes: Sizes, fp32_side=None):
-    print(f"\n4. Training FLOP/s vs matmul peak ({sizes.matmul_n}x{sizes.matmul_n} torch.matmul, "
-          "best of 5)", flush=True)
-    peaks = {p: matmul_peak(sizes.matmul_n, dt) for p, dt in (("fp32", torch.float32),
-                                                               ("bf16", torch.bfloat16))}
-    for precision, peak in peaks.items():
-        print(f"    peak {precision}: {peak / 1e9:.1f} GFLOP/s")
+    print("\n4. Training FLOP/s vs matmul peak (square torch.matmul, best of 5)", flush=True)
+    peaks = {}
+    for precision, dtype, n in (("fp32", torch.float32, sizes.matmul_n),
+                                ("bf16", torch.bfloat16, sizes.matmul_n_bf16)):
+        run = matmul_peak(n, dtype)
+        peaks[precision] = run.result
+        print(f"    peak {precision}: {run.result / 1e9:.1f} GFLOP/s ({n}x{n}, {run.seconds * 1e3:.0f} ms, "
+              f"others used {run.others_share:.0%} of the CPU{'  NOISY' if run.noisy else ''})")
     bf16_texts, bf16_labels = texts[:sizes.bf16_fit_texts], labels[:sizes.bf16_fit_texts]
     sides = {}
     if fp32_side is None:

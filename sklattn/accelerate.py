@@ -1,17 +1,21 @@
 """Data-parallel training and gradient accumulation through Hugging Face accelerate.
 
 The text estimators composed with skorch's :class:`skorch.hf.AccelerateMixin`,
-plus two fixes that make accumulation exact: the learning-rate schedule counts
-optimizer steps (not micro-batches) and gradient clipping sees only the fully
-accumulated gradient. ``pip install "sklattn[accelerate]"``.
+with the fixes that make accumulation exact (skorch's mixin alone zeroes the
+accumulated gradients before each optimizer step) and data-parallel training
+work (the loss is not wrapped, the unused pooler is frozen). Run the script
+under ``torchrun --nproc_per_node N`` or ``accelerate launch`` for one process
+per device; ``pip install "sklattn[accelerate]"``.
 
 Examples
 --------
->>> from accelerate import Accelerator  # doctest: +SKIP
->>> from sklattn.accelerate import AcceleratedClassifier  # doctest: +SKIP
->>> accelerator = Accelerator(gradient_accumulation_steps=4)  # doctest: +SKIP
->>> clf = AcceleratedClassifier(checkpoint, accelerator=accelerator,  # doctest: +SKIP
-...                             device=accelerator.device, batch_size=8)  # 32 per step
+>>> from accelerate import Accelerator
+>>> from sklattn.accelerate import AcceleratedClassifier
+>>> accelerator = Accelerator(cpu=True, gradient_accumulation_steps=4)
+>>> clf = AcceleratedClassifier("path/to/checkpoint", accelerator=accelerator,
+...                             device=accelerator.device, batch_size=8)
+>>> clf.batch_size * accelerator.gradient_accumulation_steps  # texts per optimizer step
+32
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from ._regressor import AttentionRegressor
 from .callbacks import WarmupLinearSchedule
 
 try:
-    from skorch.hf import AccelerateMixin
-except ImportError as error:  # pragma: no cover - skorch.hf imports accelerate lazily
+    import accelerate  # noqa: F401  (skorch.hf would only fail once training starts)
+except ImportError as error:  # pragma: no cover - accelerate is in the dev extra
     raise ImportError('sklattn.accelerate needs accelerate: pip install "sklattn[accelerate]"') from error
+from skorch.hf import AccelerateMixin
 
 __all__ = ["AcceleratedClassifier", "AcceleratedRegressor"]
 

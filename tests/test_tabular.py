@@ -47,7 +47,7 @@ def _equal(a, b):
 
 def test_learns_digits_well_above_chance(digits):
     X, y = digits
-    clf = TabularAttentionClassifier(**{**TINY, "max_epochs": 15}).fit(X[:500], y[:500])
+    clf = TabularAttentionClassifier(**{**TINY, "d_model": 16, "max_epochs": 15}).fit(X[:500], y[:500])
     assert clf.score(X[600:1000], y[600:1000]) > 0.6  # chance is 0.1
     proba = clf.predict_proba(X[:5])
     assert proba.shape == (5, 10) and np.allclose(proba.sum(axis=1), 1)
