@@ -13,7 +13,13 @@ Each is tested on every other 5-9 digit; prints mean ± sd over 10 seeds (a
 seed draws the 50 samples and seeds the fits). Defaults otherwise, except a
 narrower network (d_model=32) so the example runs in a few minutes.
 
-Run: python examples/tabular_transfer.py   (about 4-6 minutes on 2 CPU cores)
+Measured here (394 s on 2 shared cores): LP-FT 0.773 ± 0.054, random head
+0.787 ± 0.072, from scratch 0.850 ± 0.059, i.e. negative transfer (LP-FT better
+than scratch on 1 of 10 seeds). Features learned on digits 0-4 do not carry
+over to 5-9: a linear probe on the frozen pretrained backbone reaches ~0.55,
+and a logistic regression on the raw pixels of the same 50 samples 0.909.
+
+Run: python examples/tabular_transfer.py   (about 4-7 minutes on 2 CPU cores)
 """
 
 from __future__ import annotations

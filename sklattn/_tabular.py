@@ -3,8 +3,9 @@
 Each feature becomes a token, a small transformer encoder attends across the
 features, and a pooled head predicts. A fit runs: validate parameters and
 inputs -> encode targets -> fit (or, with ``init_from``, reuse) the NaN-aware
-feature standardization -> (seeded) build the network, copy the source
-backbone, train with AdamW and a warmup schedule.
+feature standardization -> hold out a validation split for early stopping ->
+(seeded) build the network, copy the source backbone, start a new head as a
+linear probe, train with AdamW until the validation loss stops improving.
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
 )
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from torch.utils.data import Subset
 
 from ._net import SklattnNet
 from ._skorch_compat import resolve_seed, seeded
+from ._tabular_docs import fill_doc
+from ._tabular_modules import TABULAR_POOLING_MODES, TabularAttentionNet
 from ._tabular_training import BackboneFreezer, BestValidationWeights, validation_indices
 from ._tabular_transfer import (
     backbone_features,
@@ -36,8 +39,6 @@ from ._tabular_transfer import (
     linear_probe_head,
     resolve_source,
 )
-from ._tabular_docs import fill_doc
-from ._tabular_modules import TABULAR_POOLING_MODES, TabularAttentionNet
 from ._tasks import ClassifierTaskMixin, RegressorTaskMixin
 from ._validation import check_sample_weight, validate_params
 

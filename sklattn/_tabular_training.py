@@ -12,7 +12,7 @@ import copy
 
 import numpy as np
 from sklearn.model_selection import train_test_split
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 
 
 def validation_indices(
@@ -57,17 +57,23 @@ class BackboneFreezer(Callback):
         net.module_.backbone.requires_grad_(True)
 
 
-class BestValidationWeights(Callback):
+class BestValidationWeights(EarlyStopping):
     """Early stopping on ``valid_loss`` with the best weights restored.
 
     Active when the estimator's ``early_stopping`` is True and a validation
     set exists (the internal split, or the user's ``train_split``). Stops
     after ``net.n_iter_no_change`` epochs without improvement and sets
     ``net.best_epoch_`` (the 1-based epoch of this fit whose weights were kept;
-    None when no validation ran).
+    None when no validation ran). A skorch ``EarlyStopping`` (whose
+    ``patience`` mirrors ``n_iter_no_change``) so that sklattn can tell this
+    stop from a user's Ctrl-C.
     """
 
+    def __init__(self) -> None:
+        super().__init__(monitor="valid_loss", load_best=True)
+
     def on_train_begin(self, net, **kwargs) -> None:
+        self.patience = net.n_iter_no_change
         self.best_loss_ = np.inf
         self.best_state_ = None
         self.misses_ = 0

@@ -43,17 +43,15 @@ def resolve_source(init_from):
 
 
 def _load_saved(path: Path):
-    import sklattn
+    from ._loading import load  # imports the estimators: keep it out of module import time
 
-    if not hasattr(sklattn, "load"):  # pragma: no cover - persistence ships with sklattn
-        raise TypeError("this sklattn cannot load saved models; pass a fitted estimator as init_from.")
     if not path.is_dir():
         raise ValueError(
             f"init_from={str(path)!r} is not a directory; pass a fitted estimator or a "
             "directory written by estimator.save(path)."
         )
     try:
-        return sklattn.load(path)
+        return load(path)
     except ValueError as exc:
         raise ValueError(
             f"init_from={str(path)!r} is not a saved sklattn model ({exc}); pass a directory "

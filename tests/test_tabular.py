@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -283,7 +284,9 @@ def test_init_from_a_path_that_is_not_a_model(digits, tmp_path):
 def test_early_stopping_restores_the_best_epoch_deterministically(digits):
     X, y = digits
     params = {**TINY, "early_stopping": True, "max_epochs": 60, "n_iter_no_change": 3, "lr": 3e-2}
-    clf = TabularAttentionClassifier(**params).fit(X[:200], y[:200])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # stopping early is not an interruption worth a warning
+        clf = TabularAttentionClassifier(**params).fit(X[:200], y[:200])
     losses = clf.history[:, "valid_loss"]
     assert len(losses) < 60  # stopped early
     assert clf.best_epoch_ == int(np.argmin(losses)) + 1
