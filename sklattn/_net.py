@@ -9,7 +9,7 @@ tabular estimators subclass it and add their inputs and network.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -64,13 +64,18 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
             ("lr_schedule", WarmupLinearSchedule()),
             ("grad_clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm)),
             ("stop_on_nonfinite", StopOnNonFiniteLoss()),
-            *([("progress_bar", EpochProgressBar())] if self.verbose > 0 else []),
+            *([("progress_bar", EpochProgressBar())] if self._shows_progress() else []),
         ]
+
+    def _shows_progress(self) -> bool:
+        # set_params must not raise on a bad value (validation waits for fit), so a
+        # non-numeric verbose reads as "no progress bar" here.
+        return isinstance(self.verbose, (int, float)) and self.verbose > 0
 
     def forward_iter(self, X, training=False, device="cpu"):
         # skorch's loop, with a progress bar over long predictions when verbose > 0.
         iterator = self.get_iterator(self.get_dataset(X), training=training)
-        if self.verbose > 0 and not training:
+        if self._shows_progress() and not training:
             iterator = prediction_progress(iterator, total=len(iterator))
         for batch in iterator:
             yield to_device(self.evaluation_step(batch, training=training), device=device)
@@ -175,18 +180,24 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
     def predict_proba(self, X):  # skorch's; only classifiers provide a real one
         raise AttributeError("predict_proba")
 
-    def _train(self, data, targets: np.ndarray, continuing: bool, fit_params: dict) -> None:
+    def _train(
+        self, data, targets: np.ndarray, continuing: bool, fit_params: dict,
+        after_initialize: Callable[[], None] | None = None,
+    ) -> None:
         """Seeded: initialize (unless continuing), then run skorch's training loop.
 
-        Unpickled estimators carry no optimizer (see ``__getstate__``); a
-        continued fit rebuilds it. An error during training leaves the
-        estimator unfitted.
+        ``after_initialize`` runs on the freshly built module, inside the seeded
+        block (the tabular estimators transfer weights there). Unpickled
+        estimators carry no optimizer (see ``__getstate__``); a continued fit
+        rebuilds it. An error during training leaves the estimator unfitted.
         """
         if continuing and not hasattr(self, "optimizer_"):
             self._initialize_optimizer()
         with seeded(resolve_seed(self.random_state)):
             if not continuing:
                 self.initialize()
+                if after_initialize is not None:
+                    after_initialize()
             data = self._training_data(data)
             try:
                 NeuralNet.partial_fit(self, data, targets, **fit_params)

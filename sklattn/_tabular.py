@@ -29,7 +29,7 @@ from skorch import NeuralNet
 from torch.utils.data import Subset
 
 from ._net import SklattnNet
-from ._skorch_compat import resolve_seed, seeded
+from ._skorch_compat import resolve_seed
 from ._tabular_docs import fill_doc
 from ._tabular_modules import TABULAR_POOLING_MODES, TabularAttentionNet
 from ._tabular_training import BackboneFreezer, BestValidationWeights, validation_indices
@@ -178,15 +178,11 @@ class _TabularNetBase(SklattnNet):
         return self
 
     def _train_from(self, source, data, targets, continuing, fit_params) -> None:
-        """Seeded: initialize, transfer from ``source`` (if any), train."""
-        if continuing:
-            self._train(data, targets, continuing, fit_params)
-            return
-        with seeded(resolve_seed(self.random_state)):
-            self.initialize()
-            if source is not None:
-                self._transfer(source, data, targets)
-            NeuralNet.partial_fit(self, data, targets, **fit_params)
+        """Initialize, transfer from ``source`` (if any), train; all seeded."""
+        transfer = None
+        if source is not None and not continuing:
+            transfer = lambda: self._transfer(source, data, targets)  # noqa: E731
+        self._train(data, targets, continuing, fit_params, after_initialize=transfer)
 
     def _transfer(self, source, data, targets) -> None:
         """Copy the source backbone; copy its head, or probe a new one, or keep it random."""

@@ -128,9 +128,11 @@ class StopOnNonFiniteLoss(Callback):
     @staticmethod
     def _message(net, what: str) -> str:
         bf16 = getattr(net, "precision", "fp32") == "bf16"
+        # lr="auto" stands for a number; name the number that was used.
+        lr = net._learning_rate() if hasattr(net, "_learning_rate") else net.lr
         return (
             f"{what}; training stopped and the estimator is left unfitted. Likely causes: "
-            f"a learning rate too high (lr={net.lr!r}; try 10x lower), "
+            f"a learning rate too high (lr={lr!r}; try 10x lower), "
             + ("bfloat16 overflow (precision='bf16'; try precision='fp32'), " if bf16 else "")
             + "or extreme values in the targets or inputs (check y for huge values, or "
             "scale the targets)."
