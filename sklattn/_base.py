@@ -31,8 +31,7 @@ from ._data import (
     TokenizedDataset,
     dataset_lengths,
     length_order,
-    special_token_count,
-    tokenize,
+    tokenize_for_mode,
 )
 from ._export import ExportPretrainedMixin
 from ._feature_cache import cached_features, encoder_fingerprint, item_key
@@ -268,21 +267,11 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
                 "pairs; use long_text='truncate' for pairs."
             )
 
-    def _stride(self) -> int:
-        """Overlap of consecutive chunks in tokens (default: a quarter of the window)."""
-        return self.max_length // 4 if self.stride is None else self.stride
-
     def _tokenize(self, texts: np.ndarray, long_text: str | None = None) -> dict:
         long_text = self.long_text if long_text is None else long_text
-        stride = self._stride()
-        if long_text in ("chunk_mean", "chunk_max"):
-            window = self.max_length - special_token_count(self.tokenizer_)
-            if stride >= window:
-                raise ValueError(
-                    f"stride={stride} must be smaller than the {window} text tokens of each "
-                    f"max_length={self.max_length} window; lower stride or raise max_length."
-                )
-        return tokenize(self.tokenizer_, texts, self.max_length, long_text, stride, self.max_chunks)
+        return tokenize_for_mode(
+            self.tokenizer_, texts, self.max_length, long_text, self.stride, self.max_chunks
+        )
 
     def _load_pretrained(self) -> None:
         """Resolve the checkpoint, load the tokenizer, check ``max_length``."""

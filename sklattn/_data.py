@@ -83,6 +83,32 @@ def tokenize(
     return {name: [np.asarray(ids, dtype=np.int64) for ids in encoded[name]] for name in names}
 
 
+def resolve_stride(tokenizer, max_length: int, long_text: str, stride: int | None) -> int:
+    """The chunk overlap in tokens: ``stride``, or a quarter of ``max_length`` when None.
+
+    In the chunk modes a stride as wide as a window's text tokens would never
+    advance: a ``ValueError`` naming both numbers.
+    """
+    stride = max_length // 4 if stride is None else stride
+    if long_text in ("chunk_mean", "chunk_max"):
+        window = max_length - special_token_count(tokenizer)
+        if stride >= window:
+            raise ValueError(
+                f"stride={stride} must be smaller than the {window} text tokens of each "
+                f"max_length={max_length} window; lower stride or raise max_length."
+            )
+    return stride
+
+
+def tokenize_for_mode(
+    tokenizer, texts: np.ndarray, max_length: int, long_text: str,
+    stride: int | None, max_chunks: int | None,
+) -> dict[str, list]:
+    """:func:`tokenize` with the estimators' ``stride`` default and check."""
+    stride = resolve_stride(tokenizer, max_length, long_text, stride)
+    return tokenize(tokenizer, texts, max_length, long_text, stride, max_chunks)
+
+
 def _head_tail_mask(special: np.ndarray, max_length: int) -> np.ndarray:
     """Positions to keep: all special tokens, the first and the last content tokens."""
     budget = max_length - int(special.sum())

@@ -26,8 +26,8 @@ from torch.utils.data import DataLoader, Subset
 
 from ._base import TEXT_PARAMETER_CONSTRAINTS
 from ._checkpoint import load_encoder, load_tokenizer_checked
-from ._data import PadCollate, TokenizedDataset, length_order, tokenize
-from ._modules import pool
+from ._data import PadCollate, TokenizedDataset, length_order, resolve_stride, tokenize_for_mode
+from ._modules import pool, pool_chunks
 from ._export import ExportPretrainedMixin
 from ._persistence import SaveMixin
 from ._skorch_compat import resolve_seed, seeded
@@ -68,6 +68,19 @@ class AttentionEmbedder(
     pooling : {"mean", "cls", "max"}, default="mean"
         How token states become one vector: mask-aware mean, first token, or
         mask-aware max.
+    long_text : {"truncate", "head_tail", "chunk_mean", "chunk_max"}, default="truncate"
+        Texts longer than ``max_length``: keep the start; keep the first
+        quarter and the last three quarters of the token budget; or cut the
+        text into overlapping ``max_length`` windows, embed each, and average
+        (``"chunk_mean"``) or take the element-wise max (``"chunk_max"``) of
+        the window vectors (before normalization). Fine-tuning reads texts the
+        same way.
+    stride : int or None, default=None
+        Chunk modes: tokens shared by consecutive windows. None uses a
+        quarter of ``max_length``. Must be smaller than the text tokens of a
+        window.
+    max_chunks : int or None, default=16
+        Chunk modes: windows kept per text (the first ones). None keeps all.
     normalize : bool, default=True
         Scale every output vector to unit L2 norm (cosine geometry).
     batch_size : int, default=32
@@ -135,8 +148,9 @@ class AttentionEmbedder(
     _parameter_constraints: dict[str, list] = {
         **{
             name: TEXT_PARAMETER_CONSTRAINTS[name]
-            for name in ("checkpoint", "max_length", "pooling", "batch_size", "precision",
-                         "device", "max_epochs", "lr", "random_state")
+            for name in ("checkpoint", "max_length", "pooling", "long_text", "stride",
+                         "max_chunks", "batch_size", "precision", "device", "max_epochs", "lr",
+                         "random_state")
         },
         "normalize": ["boolean"],
         "fine_tune": ["boolean", StrOptions(_FINE_TUNE_TASKS)],
@@ -149,6 +163,9 @@ class AttentionEmbedder(
         *,
         max_length: int = 128,
         pooling: str = "mean",
+        long_text: str = "truncate",
+        stride: int | None = None,
+        max_chunks: int | None = 16,
         normalize: bool = True,
         batch_size: int = 32,
         precision: str = "fp32",
@@ -162,6 +179,9 @@ class AttentionEmbedder(
         self.checkpoint = checkpoint
         self.max_length = max_length
         self.pooling = pooling
+        self.long_text = long_text
+        self.stride = stride
+        self.max_chunks = max_chunks
         self.normalize = normalize
         self.batch_size = batch_size
         self.precision = precision
@@ -221,6 +241,7 @@ class AttentionEmbedder(
 
     def _pretrained_encoder(self):
         path, config, tokenizer = load_tokenizer_checked(self.checkpoint, self.max_length)
+        resolve_stride(tokenizer, self.max_length, self.long_text, self.stride)  # fail in fit
         with seeded(resolve_seed(self.random_state)):  # weights the checkpoint lacks
             encoder = load_encoder(path, config=config)
         return encoder, tokenizer, path
@@ -240,7 +261,8 @@ class AttentionEmbedder(
             task = "regression" if kind.startswith("continuous") else "classification"
         estimator_class = AttentionRegressor if task == "regression" else AttentionClassifier
         params = {
-            "max_length": self.max_length, "pooling": self.pooling, "lr": self.lr,
+            "max_length": self.max_length, "pooling": self.pooling, "long_text": self.long_text,
+            "stride": self.stride, "max_chunks": self.max_chunks, "lr": self.lr,
             "max_epochs": self.max_epochs, "batch_size": self.batch_size, "precision": self.precision,
             "random_state": self.random_state, "device": self.device,
         }
@@ -272,7 +294,9 @@ class AttentionEmbedder(
         """
         check_is_fitted(self)
         texts = self._check_texts(X, reset=False)
-        dataset = TokenizedDataset(tokenize(self.tokenizer_, texts, self.max_length))
+        dataset = TokenizedDataset(tokenize_for_mode(
+            self.tokenizer_, texts, self.max_length, self.long_text, self.stride, self.max_chunks
+        ))
         order = length_order(dataset)
         pad = self.tokenizer_.pad_token_id
         loader = DataLoader(Subset(dataset, order.tolist()), batch_size=self.batch_size,
@@ -284,8 +308,12 @@ class AttentionEmbedder(
         ):
             for batch, _ in loader:
                 batch = {name: tensor.to(device) for name, tensor in batch.items()}
-                hidden = self.encoder_(**batch).last_hidden_state  # (B, T, H)
-                vectors = pool(hidden, batch["attention_mask"], self.pooling).float()  # (B, H)
+                owner = batch.pop("chunk_owner", None)  # (C,) in the chunk modes
+                hidden = self.encoder_(**batch).last_hidden_state  # (B or C, T, H)
+                vectors = pool(hidden, batch["attention_mask"], self.pooling).float()
+                if owner is not None:
+                    mode = "max" if self.long_text == "chunk_max" else "mean"
+                    vectors = pool_chunks(vectors, owner, mode)  # (B, H)
                 if self.normalize:
                     vectors = torch.nn.functional.normalize(vectors, p=2.0, dim=1)
                 chunks.append(vectors.cpu())

@@ -269,3 +269,52 @@ def test_unpickling_a_cuda_embedder_without_cuda_warns_and_stays_on_cpu(embedder
     with pytest.warns(UserWarning, match="CUDA is not available"):
         restored = pickle.loads(pickle.dumps(emb))
     np.testing.assert_array_equal(restored.transform(TEXTS[:2]), embedder.transform(TEXTS[:2]))
+
+
+# ------------------------------------------------------------- long texts
+LONG = " ".join(["the film was good and the plot was lovely"] * 6)  # ~60 tokens
+
+
+def _window_vectors(checkpoint: str, text: str, max_length: int, stride: int) -> np.ndarray:
+    """Mean-pooled vector of each overlapping window, computed by hand with transformers."""
+    from transformers import AutoModel, AutoTokenizer
+
+    model, tokenizer = AutoModel.from_pretrained(checkpoint).eval(), AutoTokenizer.from_pretrained(checkpoint)
+    windows = tokenizer(text, truncation=True, max_length=max_length, stride=stride,
+                        return_overflowing_tokens=True)["input_ids"]
+    with torch.no_grad():
+        return np.stack([model(input_ids=torch.tensor([ids])).last_hidden_state[0].mean(dim=0).numpy()
+                         for ids in windows])
+
+
+@pytest.mark.parametrize("long_text, reduce", [("chunk_mean", np.mean), ("chunk_max", np.max)])
+def test_chunk_modes_pool_every_window_of_a_long_text(tiny_checkpoint, long_text, reduce):
+    emb = AttentionEmbedder(tiny_checkpoint, max_length=16, long_text=long_text, stride=4,
+                            max_chunks=None, normalize=False).fit([LONG])
+    windows = _window_vectors(tiny_checkpoint, LONG, 16, 4)
+    assert len(windows) >= 4
+    np.testing.assert_allclose(emb.transform([LONG])[0], reduce(windows, axis=0), atol=1e-5)
+    batched = emb.transform(["good", LONG, "awful plot"])  # chunked and short texts in one batch
+    np.testing.assert_allclose(batched[1], reduce(windows, axis=0), atol=1e-5)
+    np.testing.assert_allclose(batched[[0, 2]], emb.transform(["good", "awful plot"]), atol=1e-5)
+
+
+def test_only_the_long_text_modes_see_the_end_of_a_text(tiny_checkpoint):
+    start = " ".join(["the film was good"] * 8)
+    texts = [f"{start} awful dreadful boring", f"{start} lovely superb fine"]
+    vectors = {mode: AttentionEmbedder(tiny_checkpoint, max_length=16, long_text=mode).fit(texts).transform(texts)
+               for mode in ("truncate", "head_tail", "chunk_mean")}
+    np.testing.assert_allclose(vectors["truncate"][0], vectors["truncate"][1], atol=1e-6)
+    assert np.abs(vectors["head_tail"][0] - vectors["head_tail"][1]).max() > 1e-3
+    assert np.abs(vectors["chunk_mean"][0] - vectors["chunk_mean"][1]).max() > 1e-3
+
+
+def test_long_text_reaches_fine_tuning_and_bad_stride_fails_in_fit(tiny_checkpoint, sentiment_data):
+    X, y = sentiment_data
+    emb = AttentionEmbedder(tiny_checkpoint, max_length=16, long_text="chunk_max", max_chunks=2,
+                            fine_tune=True, max_epochs=1, random_state=0).fit(X[:32], y[:32])
+    assert emb.transform(X[:3]).shape == (3, 32)
+    with pytest.raises(ValueError, match=r"fine_tune_params sets \['long_text'\]"):
+        AttentionEmbedder(tiny_checkpoint, fine_tune=True, fine_tune_params={"long_text": "head_tail"}).fit(X, y)
+    with pytest.raises(ValueError, match="stride=20 must be smaller than the 14 text tokens"):
+        AttentionEmbedder(tiny_checkpoint, max_length=16, long_text="chunk_mean", stride=20).fit(X)
