@@ -18,9 +18,15 @@ __all__ = [
 
 
 def warmup_linear_factor(step: int, warmup_steps: int, total_steps: int) -> float:
-    """Learning-rate multiplier: linear rise over ``warmup_steps``, then linear decay to 0."""
+    """Learning-rate multiplier of optimizer step ``step`` (0-based).
+
+    A linear rise over the first ``warmup_steps`` steps (reaching 1 on the
+    last of them), then a linear decay that reaches 0 after the last step.
+    Unlike a schedule that starts at 0, every step of the fit moves the
+    weights: a fit of a single step still trains.
+    """
     if step < warmup_steps:
-        return step / max(1, warmup_steps)
+        return (step + 1) / warmup_steps
     return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import NEGATIVE, POSITIVE, make_sentiment_texts
+from skorch.callbacks import Callback
 
 from sklattn import AttentionClassifier
 from sklattn.callbacks import warmup_linear_factor
@@ -124,9 +125,27 @@ def test_warmup_linear_schedule_uses_steps_of_this_fit(tiny_checkpoint):
     # Half the data -> half the steps: recomputed per fit, not fixed at construction.
     clf.fit(X[:25], y[:25])
     assert dict(clf.callbacks_)["lr_schedule"].total_steps_ == 3 * 3
-    assert warmup_linear_factor(0, 3, 15) == 0.0
-    assert warmup_linear_factor(3, 3, 15) == 1.0
+    assert warmup_linear_factor(0, 3, 15) == pytest.approx(1 / 3)
+    assert warmup_linear_factor(2, 3, 15) == 1.0 == warmup_linear_factor(3, 3, 15)
     assert warmup_linear_factor(9, 3, 15) == pytest.approx(0.5)
+    assert warmup_linear_factor(14, 3, 15) == pytest.approx(1 / 12)  # the last step still trains
+    assert warmup_linear_factor(15, 3, 15) == 0.0
+    assert warmup_linear_factor(0, 1, 1) == 1.0
+
+
+def test_a_fit_of_one_optimizer_step_changes_the_weights(tiny_checkpoint):
+    """The first step of the warmup has a learning rate above zero."""
+    X, y = make_sentiment_texts(8)
+    snapshot = {}
+
+    class Snapshot(Callback):
+        def on_train_begin(self, net, **kwargs):
+            snapshot.update({k: v.clone() for k, v in net.module_.state_dict().items()})
+
+    clf = AttentionClassifier(tiny_checkpoint, **{**FAST, "max_epochs": 1, "batch_size": 8},
+                              callbacks=[Snapshot()]).fit(X, y)
+    assert len(clf.history_[-1, "batches"]) == 1
+    assert not torch.equal(clf.module_.state_dict()["head.weight"], snapshot["head.weight"])
 
 
 def test_no_weight_decay_on_biases_and_layernorm(fitted):

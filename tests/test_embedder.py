@@ -318,3 +318,18 @@ def test_long_text_reaches_fine_tuning_and_bad_stride_fails_in_fit(tiny_checkpoi
         AttentionEmbedder(tiny_checkpoint, fine_tune=True, fine_tune_params={"long_text": "head_tail"}).fit(X, y)
     with pytest.raises(ValueError, match="stride=20 must be smaller than the 14 text tokens"):
         AttentionEmbedder(tiny_checkpoint, max_length=16, long_text="chunk_mean", stride=20).fit(X)
+
+
+def test_lora_fine_tuned_embedder_saves_and_loads_identically(tiny_checkpoint, sentiment_data, tmp_path):
+    pytest.importorskip("peft")
+    import sklattn
+
+    X, y = sentiment_data
+    emb = AttentionEmbedder(tiny_checkpoint, max_length=16, fine_tune=True, max_epochs=2, lr=1e-3, batch_size=8,
+                            random_state=0, fine_tune_params={"finetune": "lora"}).fit(X[:32], y[:32])
+    pretrained = AttentionEmbedder(tiny_checkpoint, max_length=16).fit(X[:4]).transform(X[:4])
+    vectors = emb.transform(X[:4])
+    assert np.abs(vectors - pretrained).max() > 1e-4  # the adapters changed the encoder
+    emb.save(tmp_path / "model")
+    np.testing.assert_allclose(sklattn.load(tmp_path / "model").transform(X[:4]), vectors, atol=1e-6)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(emb)).transform(X[:4]), vectors, atol=1e-6)
