@@ -150,11 +150,18 @@ def load_encoder(checkpoint: str, config=None):
     """Load the bare encoder (no task head) of a resolved checkpoint."""
     from transformers import AutoModel
 
+    from safetensors import SafetensorError
+
     _quiet_transformers()
     try:
         return AutoModel.from_pretrained(checkpoint, config=config)
     except (OSError, ValueError) as exc:
         raise _load_error(checkpoint, "weights", exc) from None
+    except (SafetensorError, RuntimeError) as exc:  # a weight file that does not parse
+        raise ValueError(
+            f"could not read the weights of checkpoint {checkpoint!r}: {exc}. The weight "
+            "file looks truncated or corrupted; save or download the checkpoint again."
+        ) from None
 
 
 def position_limit(config, tokenizer) -> int | None:

@@ -194,15 +194,16 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
         if continuing and not hasattr(self, "optimizer_"):
             self._initialize_optimizer()
         with seeded(resolve_seed(self.random_state)):
-            if not continuing:
-                self.initialize()
-                if after_initialize is not None:
-                    after_initialize()
-            data = self._training_data(data)
             try:
-                NeuralNet.partial_fit(self, data, targets, **fit_params)
+                if not continuing:
+                    self.initialize()
+                    if after_initialize is not None:
+                        after_initialize()
+                NeuralNet.partial_fit(self, self._training_data(data), targets, **fit_params)
             except Exception:
-                self.initialized_ = False  # e.g. a diverged loss: never predict from these weights
+                # e.g. a diverged loss, or a refit whose checkpoint failed to load: never
+                # predict from weights that do not belong to the fitted attributes.
+                self.initialized_ = False
                 raise
 
     def _training_data(self, data):

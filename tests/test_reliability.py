@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -97,6 +98,18 @@ def test_resume_refuses_the_state_of_a_different_fit(tmp_path):
         other.fit(X[::-1], y[::-1])
     with pytest.raises(ValueError, match="differs in: max_epochs"):
         other.set_params(max_epochs=5).fit(X, y)
+
+
+def test_corrupted_weights_fail_clearly_and_a_failed_refit_leaves_no_model(tiny_checkpoint, tmp_path):
+    X, y = make_sentiment_texts(32)
+    clf = AttentionClassifier(tiny_checkpoint, max_length=16, max_epochs=1, random_state=0).fit(X, y)
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_checkpoint, broken)
+    (broken / "model.safetensors").write_bytes(b"not a weight file")
+    with pytest.raises(ValueError, match=r"could not read the weights of checkpoint .*broken.*truncated or corrupted"):
+        clf.set_params(checkpoint=str(broken)).fit(X, y)
+    with pytest.raises(NotFittedError):  # not the old weights under the new parameters
+        clf.predict(X[:2])
 
 
 # ------------------------------------------------------------------- interrupts
