@@ -25,7 +25,6 @@ from sklearn.utils._param_validation import (
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNet
 from torch.utils.data import Subset
 
 from ._net import SklattnNet

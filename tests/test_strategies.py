@@ -234,7 +234,6 @@ def test_feature_cache_gives_the_same_model_and_encodes_once(tiny_checkpoint, se
     from sklattn import clear_feature_cache
     from sklattn._feature_cache import FEATURE_CACHE
 
-    X, y = sentiment_data[0][:64], sentiment_data[1][:64]
     clear_feature_cache()
     cached = _fit(tiny_checkpoint, sentiment_data, finetune="head", max_epochs=3)
     assert FEATURE_CACHE.misses == 64 and len(FEATURE_CACHE) == 64
