@@ -126,15 +126,25 @@ class TabularBackbone(nn.Module):
         )
         self.norm = nn.LayerNorm(d_model)
 
+    def hidden_states(
+        self, x: torch.Tensor, need_weights: bool = False
+    ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """Token states after each block, ``n_layers`` tensors (B, T, D) with the CLS token
+        first, and, if asked, the last layer's attention (B, H, T, T)."""
+        tokens = self.tokenizer(x)  # (B, F, D)
+        h = torch.cat([self.cls.expand(len(x), -1, -1), tokens], dim=1)  # (B, T, D)
+        states, weights = [], None
+        for i, block in enumerate(self.blocks):
+            h, weights = block(h, need_weights and i == len(self.blocks) - 1)
+            states.append(h)
+        return states, weights
+
     def forward(
         self, x: torch.Tensor, need_weights: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return the pooled vector (B, D) and, if asked, the last layer's attention (B, H, T, T)."""
-        tokens = self.tokenizer(x)  # (B, F, D)
-        h = torch.cat([self.cls.expand(len(x), -1, -1), tokens], dim=1)  # (B, T, D)
-        weights = None
-        for i, block in enumerate(self.blocks):
-            h, weights = block(h, need_weights and i == len(self.blocks) - 1)
+        states, weights = self.hidden_states(x, need_weights)
+        h = states[-1]  # (B, T, D)
         pooled = h[:, 0] if self.pooling == "cls" else h[:, 1:].mean(dim=1)  # (B, D)
         return functional.relu(self.norm(pooled)), weights
 

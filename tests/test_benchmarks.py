@@ -62,3 +62,26 @@ def test_markdown_table_flags_missed_goals_and_noise():
     assert "| 2.00x | >= 1.2x | yes | 1% |" in lines[2]
     assert "**no**" in lines[3] and "NOISY" in lines[3]
     assert "| 10.0% | - | - |" in lines[4]
+
+
+def test_transfer_probe_reads_every_block_and_pretraining_learns():
+    import torch
+    from tabular_transfer_probe import (
+        ARCH, layer_representations, masked_feature_pretraining, probe_accuracy,
+    )
+
+    from sklattn._tabular_modules import TabularBackbone
+
+    torch.manual_seed(0)
+    # Two groups of correlated features: a masked one can be read off its group.
+    base = torch.randn(64, 2)
+    x = torch.cat([base[:, :1].expand(-1, 3), base[:, 1:].expand(-1, 3)], dim=1) + 0.05 * torch.randn(64, 6)
+    backbone = TabularBackbone(6, dropout=0.0, pooling="cls", **ARCH)
+    history = masked_feature_pretraining(backbone, x, epochs=60)
+    assert not backbone.training
+    assert history[-1] < 0.5 * history[0]
+    reps = layer_representations(backbone, x)
+    assert set(reps) == {f"block {i} {kind}" for i in (1, 2) for kind in ("CLS", "token mean", "all tokens")}
+    assert reps["block 2 all tokens"].shape == (64, 6 * ARCH["d_model"])
+    labels = (base[:, 0] > 0).numpy().astype(int)
+    assert probe_accuracy(x.numpy(), labels, seeds=range(3), n_shots=32).mean() > 0.9
