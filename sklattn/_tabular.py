@@ -38,7 +38,7 @@ from ._tabular_transfer import (
     linear_probe_head,
     resolve_source,
 )
-from ._tasks import ClassifierTaskMixin, RegressorTaskMixin
+from ._tasks import ClassifierTaskMixin, RegressorTaskMixin, check_label_values
 from ._validation import check_sample_weight, validate_params
 
 TABULAR_PARAMETER_CONSTRAINTS: dict[str, list] = {
@@ -147,6 +147,8 @@ class _TabularNetBase(SklattnNet):
                 f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}; "
                 "e.g. use n_heads=8 with d_model=64."
             )
+        if isinstance(self, ClassifierMixin):
+            check_label_values(y)  # before validate_data turns ["a", 1] into strings
         X, y = validate_data(
             self, X, y, reset=not continuing, ensure_all_finite=False, dtype=np.float64,
             multi_output=isinstance(self, RegressorMixin), y_numeric=isinstance(self, RegressorMixin),

@@ -19,6 +19,33 @@ from skorch.callbacks import EpochScoring
 from ._validation import _is_missing
 
 
+def check_label_values(y) -> None:
+    """Errors for a 1-D label vector with a missing label or mixed label types.
+
+    Runs before any conversion: numpy would silently turn ["a", 1] into ["a", "1"].
+    2-D (multi-label indicator) and sparse ``y`` are left to the indicator checks.
+    """
+    if hasattr(y, "toarray"):
+        return
+    raw = np.asarray(y, dtype=object)
+    if raw.ndim == 2 and raw.shape[1] == 1:
+        raw = raw.ravel()
+    if raw.ndim != 1:
+        return
+    for row, label in enumerate(raw):
+        if _is_missing(label):
+            raise ValueError(
+                f"y has a missing label (None/NaN) at row {row}; drop or label "
+                "that sample before fitting."
+            )
+    kinds = sorted({_label_kind(label) for label in raw})
+    if len(kinds) > 1:
+        raise TypeError(
+            f"y mixes label types {kinds}; convert all labels to one type, "
+            "e.g. y = [str(label) for label in y]."
+        )
+
+
 def _label_kind(label) -> str:
     if isinstance(label, (str, bytes, np.str_, np.bytes_)):
         return "str"
@@ -67,19 +94,7 @@ class ClassifierTaskMixin(ClassifierMixin):
             )
         if self.multilabel_:
             raise ValueError("the model was fitted on multi-label y; pass a 2-D indicator matrix.")
-        for row, label in enumerate(raw):
-            if _is_missing(label):
-                raise ValueError(
-                    f"y has a missing label (None/NaN) at row {row}; drop or label "
-                    "that sample before fitting."
-                )
-        # numpy would silently turn ["a", 1] into the strings ["a", "1"].
-        kinds = sorted({_label_kind(label) for label in raw})
-        if len(kinds) > 1:
-            raise TypeError(
-                f"y mixes label types {kinds}; convert all labels to one type, "
-                "e.g. y = [str(label) for label in y]."
-            )
+        check_label_values(raw)
         labels = np.asarray(y).reshape(len(raw))
         seen = np.unique(labels)
         if fitting:

@@ -302,12 +302,10 @@ BAD_INPUTS = [
     ("tab-predict-feature-count", lambda c, f: f["tabular"].predict(X_TAB[:, :3]),
      ValueError, "X has 3 features, but TabularAttentionClassifier is expecting 5"),
     ("tab-predict-inf", lambda c, f: f["tabular"].predict(X_TAB_INF), ValueError, "infinite values"),
-    pytest.param(
-        "tab-mixed-label-types", lambda c, f: TabularAttentionClassifier(**TABULAR).fit(X_TAB[:4], ["a", 1, "a", 1]),
-        TypeError, "mixes label types",
-        marks=pytest.mark.xfail(strict=True, reason="sklearn's validate_data turns ['a', 1] into strings "
-                                "before the label-type check; the text classifier raises"),
-    ),
+    ("tab-mixed-label-types", lambda c, f: TabularAttentionClassifier(**TABULAR).fit(X_TAB[:4], ["a", 1, "a", 1]),
+     TypeError, "mixes label types"),
+    ("tab-missing-label", lambda c, f: TabularAttentionClassifier(**TABULAR).fit(X_TAB[:4], ["a", None, "a", "b"]),
+     ValueError, "missing label .* at row 1"),
 ]
 
 
