@@ -76,12 +76,17 @@ def report(title: str, scores: dict[str, list[float]]) -> None:
     print(flush=True)
 
 
+def pretrain(X: np.ndarray, y: np.ndarray, task: str) -> TabularAttentionClassifier:
+    start = time.perf_counter()
+    pretrained = TabularAttentionClassifier(**ARCH, random_state=0).fit(X, y)
+    print(f"pretrained on {task} ({len(X)} samples, best epoch {pretrained.best_epoch_}) "
+          f"in {time.perf_counter() - start:.0f} s")
+    return pretrained
+
+
 def new_digits(X: np.ndarray, y: np.ndarray) -> None:
     source = y < 5
-    start = time.perf_counter()
-    pretrained = TabularAttentionClassifier(**ARCH, random_state=0).fit(X[source], y[source])
-    print(f"pretrained on digits 0-4 ({source.sum()} samples, best epoch "
-          f"{pretrained.best_epoch_}) in {time.perf_counter() - start:.0f} s")
+    pretrained = pretrain(X[source], y[source], "digits 0-4")
     scores = few_shot_scores(lambda seed: {
         "LP-FT": TabularAttentionClassifier(**ARCH, init_from=pretrained, random_state=seed),
         "random head": TabularAttentionClassifier(
@@ -95,10 +100,7 @@ def new_digits(X: np.ndarray, y: np.ndarray) -> None:
 def new_labels(X: np.ndarray, y: np.ndarray) -> None:
     rows = np.random.default_rng(0).permutation(len(X))
     source, target = rows[: len(X) // 2], rows[len(X) // 2:]
-    start = time.perf_counter()
-    pretrained = TabularAttentionClassifier(**ARCH, random_state=0).fit(X[source], y[source])
-    print(f"pretrained on which digit ({len(source)} samples, best epoch "
-          f"{pretrained.best_epoch_}) in {time.perf_counter() - start:.0f} s")
+    pretrained = pretrain(X[source], y[source], "which digit")
     scores = few_shot_scores(lambda seed: {
         "LP-FT": TabularAttentionClassifier(**ARCH, init_from=pretrained, random_state=seed),
         "from scratch": TabularAttentionClassifier(**ARCH, random_state=seed),
