@@ -38,7 +38,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from sklattn import TabularAttentionClassifier
-from sklattn._tabular_modules import TabularBackbone
+from sklattn._tabular.modules import TabularBackbone
 
 ARCH = dict(d_model=32, n_heads=4, n_layers=2)
 

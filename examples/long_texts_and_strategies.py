@@ -33,7 +33,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
 from sklattn import AttentionClassifier
-from sklattn._finetune import count_trainable
+from sklattn._text.finetune import count_trainable
 from sklattn.datasets import load_bbc_news, minilm_path
 
 

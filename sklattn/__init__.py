@@ -1,13 +1,13 @@
 """sklattn: scikit-learn estimators that fine-tune pretrained transformer encoders."""
 
-from ._classifier import AttentionClassifier
-from ._embedder import AttentionEmbedder
-from ._feature_cache import clear_feature_cache
-from ._loading import load
-from ._regressor import AttentionRegressor
-from ._tabular import TabularAttentionClassifier, TabularAttentionRegressor
+from ._version import __version__
+from ._text.classifier import AttentionClassifier
+from ._text.embedder import AttentionEmbedder
+from ._text.feature_cache import clear_feature_cache
+from ._io.load import load
+from ._text.regressor import AttentionRegressor
+from ._tabular.estimators import TabularAttentionClassifier, TabularAttentionRegressor
 
-__version__ = "0.1.0"
 
 __all__ = [
     "AttentionClassifier",

@@ -25,8 +25,8 @@ import math
 import torch
 from skorch.callbacks import GradientNormClipping
 
-from ._classifier import AttentionClassifier
-from ._regressor import AttentionRegressor
+from ._text.classifier import AttentionClassifier
+from ._text.regressor import AttentionRegressor
 from .callbacks import WarmupLinearSchedule
 
 try:

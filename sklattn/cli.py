@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._tables import CLIError, check_columns, read_table, write_table
+from ._cli.tables import CLIError, check_columns, read_table, write_table
 
 __all__ = ["build_parser", "main"]
 
@@ -213,7 +213,8 @@ def _targets(frame, targets: Sequence[str], task: str, label_sep: str, label_nam
 
 # ---------------------------------------------------------------- commands
 def _fit(args) -> None:
-    from . import AttentionClassifier, AttentionRegressor
+    from ._text.classifier import AttentionClassifier
+    from ._text.regressor import AttentionRegressor
 
     output: Path = args.output
     _check_output_dir(output, args.overwrite)  # before training, not after an hour of it
@@ -265,7 +266,7 @@ def _fit(args) -> None:
 
 
 def _check_output_dir(output: Path, overwrite: bool) -> None:
-    from ._persistence import MANIFEST
+    from ._io.format import MANIFEST
 
     if output.exists() and not output.is_dir():
         raise CLIError(f"--output {output} is a file; give a directory.")
@@ -293,13 +294,13 @@ def _save_history_plot(estimator, path: Path) -> str:
 
 def _load(model_dir: Path):
     """The saved estimator and the fit command's metadata (empty if saved from Python)."""
-    import sklattn
+    from ._io.load import load
 
     if not model_dir.is_dir():
         raise CLIError(f"model directory {model_dir} does not exist; pass the --output "
                        "directory of 'python -m sklattn fit'.")
     try:
-        model = sklattn.load(model_dir)
+        model = load(model_dir)
     except (OSError, ValueError, TypeError) as exc:
         raise CLIError(f"cannot load a model from {model_dir}: {exc}") from None
     if not hasattr(model, "explain"):

@@ -70,7 +70,7 @@ def test_transfer_probe_reads_every_block_and_pretraining_learns():
         ARCH, layer_representations, masked_feature_pretraining, probe_accuracy,
     )
 
-    from sklattn._tabular_modules import TabularBackbone
+    from sklattn._tabular.modules import TabularBackbone
 
     torch.manual_seed(0)
     # Two groups of correlated features: a masked one can be read off its group.

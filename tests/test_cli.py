@@ -15,7 +15,7 @@ import pytest
 pd = pytest.importorskip("pandas")
 
 import sklattn  # noqa: E402
-from sklattn import _tables  # noqa: E402
+from sklattn._cli import tables as _tables  # noqa: E402
 from sklattn.cli import main  # noqa: E402
 
 TINY = ["--max-length", "16", "--batch-size", "16", "--random-state", "0"]

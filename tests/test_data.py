@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
-from sklattn._data import (
+from sklattn._text.data import (
     LengthGroupedBatchSampler,
     PadCollate,
     TokenizedDataset,

@@ -13,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import estimator_html_repr
 
-import sklattn._progress
+import sklattn._core.progress
 from sklattn import AttentionClassifier, AttentionEmbedder, TabularAttentionClassifier
 
 
@@ -71,7 +71,7 @@ def test_long_predictions_show_a_bar_only_with_verbose(
     capfd.readouterr()
     clf.predict(X[:40])  # fast: below the delay, no bar
     assert "predict" not in capfd.readouterr().err
-    monkeypatch.setattr(sklattn._progress, "PREDICT_BAR_DELAY_S", 0.0)
+    monkeypatch.setattr(sklattn._core.progress, "PREDICT_BAR_DELAY_S", 0.0)
     clf.predict(X[:40])
     assert re.search(r"predict: .*3/3", capfd.readouterr().err)
     clf.set_params(verbose=0).predict(X[:40])

@@ -333,3 +333,71 @@ def test_lora_fine_tuned_embedder_saves_and_loads_identically(tiny_checkpoint, s
     emb.save(tmp_path / "model")
     np.testing.assert_allclose(sklattn.load(tmp_path / "model").transform(X[:4]), vectors, atol=1e-6)
     np.testing.assert_allclose(pickle.loads(pickle.dumps(emb)).transform(X[:4]), vectors, atol=1e-6)
+
+
+# ------------------------------------------------- sentence-transformers export
+def _sentence_transformer(path):
+    sentence_transformers = pytest.importorskip("sentence_transformers")
+    return sentence_transformers.SentenceTransformer(str(path), device="cpu")
+
+
+@pytest.mark.parametrize("pooling, normalize", [("mean", True), ("cls", False), ("max", True), ("mean", False)])
+def test_export_loads_in_sentence_transformers_and_encodes_like_transform(tiny_checkpoint, tmp_path,
+                                                                          pooling, normalize):
+    import json
+
+    emb = AttentionEmbedder(tiny_checkpoint, max_length=12, pooling=pooling, normalize=normalize).fit(TEXTS)
+    emb.export_pretrained(tmp_path / "export")
+    modules = json.loads((tmp_path / "export" / "modules.json").read_text())
+    assert [module["path"] for module in modules] == ["", "1_Pooling"] + ["2_Normalize"] * normalize
+    assert json.loads((tmp_path / "export" / "sentence_bert_config.json").read_text()) == {
+        "max_seq_length": 12, "do_lower_case": False}
+    model = _sentence_transformer(tmp_path / "export")
+    assert model.max_seq_length == 12
+    # TEXTS[1] and TEXTS[4] are longer than 12 tokens: both truncate the same way.
+    np.testing.assert_allclose(model.encode(list(TEXTS), batch_size=4), emb.transform(TEXTS), atol=1e-5)
+
+
+def test_fine_tuned_export_encodes_like_transform_in_sentence_transformers(tiny_checkpoint, sentiment_data,
+                                                                           tmp_path):
+    X, y = sentiment_data
+    emb = AttentionEmbedder(tiny_checkpoint, max_length=16, fine_tune=True, max_epochs=1, batch_size=8,
+                            random_state=0).fit(X[:32], y[:32])
+    emb.export_pretrained(tmp_path / "export")
+    model = _sentence_transformer(tmp_path / "export")
+    np.testing.assert_allclose(model.encode(list(X[:8])), emb.transform(X[:8]), atol=1e-5)
+
+
+def test_classifier_export_gives_its_pooled_features_in_sentence_transformers(tiny_checkpoint, sentiment_data,
+                                                                              tmp_path):
+    import json
+
+    from sklattn import AttentionClassifier
+
+    X, y = sentiment_data
+    clf = AttentionClassifier(tiny_checkpoint, max_length=16, pooling="max", max_epochs=1, batch_size=8,
+                              random_state=0).fit(X[:16], y[:16])
+    clf.export_pretrained(tmp_path / "export")
+    assert not (tmp_path / "export" / "2_Normalize").exists()
+    note = json.loads((tmp_path / "export" / "sklattn_export.json").read_text())["sentence_transformers"]
+    assert note["exact"] and note["limits"] == []
+    batch = clf.tokenizer_(list(X[:6]), padding=True, truncation=True, max_length=16, return_tensors="pt")
+    clf.module_.eval()
+    with torch.no_grad():
+        features = clf.module_.embed(**batch).numpy()
+    np.testing.assert_allclose(_sentence_transformer(tmp_path / "export").encode(list(X[:6])), features,
+                               atol=1e-5)
+
+
+def test_export_records_that_chunk_modes_are_not_reproduced(tiny_checkpoint, tmp_path):
+    import json
+
+    emb = AttentionEmbedder(tiny_checkpoint, max_length=8, long_text="chunk_mean", stride=2).fit(TEXTS)
+    emb.export_pretrained(tmp_path / "export")
+    note = json.loads((tmp_path / "export" / "sklattn_export.json").read_text())["sentence_transformers"]
+    assert not note["exact"]
+    assert "long_text='chunk_mean'" in note["limits"][0]
+    assert json.loads((tmp_path / "export" / "1_Pooling" / "config.json").read_text()) == {
+        "word_embedding_dimension": 32, "pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False,
+        "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False,
+    }

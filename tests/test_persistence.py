@@ -40,8 +40,8 @@ from sklattn import (
     TabularAttentionClassifier,
     TabularAttentionRegressor,
 )
-from sklattn._persistence import MANIFEST, WEIGHTS, _file_table, _seal
-from sklattn._serialize import Unrepresentable, decode, encode
+from sklattn._io.format import MANIFEST, WEIGHTS, file_table as _file_table, seal as _seal
+from sklattn._io.serialize import Unrepresentable, decode, encode
 
 HAS_PEFT = importlib.util.find_spec("peft") is not None
 TEXT = dict(max_length=32, max_epochs=1, batch_size=16, lr=2e-3, random_state=0)
@@ -173,7 +173,7 @@ def fresh_process(saved):
 
 # ------------------------------------------------------------- round trips
 def test_every_estimator_class_is_covered(saved):
-    from sklattn._persistence import _estimator_classes
+    from sklattn._io.registry import estimator_classes as _estimator_classes
 
     assert {type(m).__name__ for m in saved.models.values()} == set(_estimator_classes())
 
@@ -256,7 +256,7 @@ def test_save_interrupted_between_fallback_renames_is_recovered(saved, tmp_path)
 
 
 def test_fallback_swap_without_renameat2(saved, tmp_path, monkeypatch):
-    import sklattn._atomic as atomic
+    import sklattn._io.atomic as atomic
 
     monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)
     target = tmp_path / "model"
@@ -495,3 +495,25 @@ def test_exported_encoder_loads_with_automodel(saved, tmp_path, name):
     with pytest.raises(ValueError, match="refusing"):
         model.export_pretrained(saved.root / name)  # a saved model is not an export
     assert not hasattr(saved.models["tabular_classifier"], "export_pretrained")
+
+
+# ------------------------------------------------- models saved by earlier versions
+LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy_models"
+
+
+@pytest.mark.parametrize("name", ["classifier", "regressor", "embedder",
+                                  "tabular_classifier", "tabular_regressor"])
+def test_models_saved_by_sklattn_0_1_0_load_and_predict_as_saved(name, tmp_path):
+    # Written by tests/fixtures/make_legacy_models.py with the flat-layout code of 0.1.0;
+    # copied so that loading cannot touch the fixture.
+    expected = json.loads((LEGACY / "expected.json").read_text())
+    model = sklattn.load(shutil.copytree(LEGACY / name, tmp_path / name))
+    assert type(model).__name__ == json.loads((LEGACY / name / MANIFEST).read_text())["estimator"]
+    X = (np.array(expected["table"], dtype=np.float32) if name.startswith("tabular")
+         else np.array(expected["texts"], dtype=object))
+    for method, values in expected["outputs"][name].items():
+        got = getattr(model, {"proba": "predict_proba"}.get(method, method))(X)
+        if np.asarray(values).dtype.kind in "OU":
+            assert list(got) == values
+        else:
+            np.testing.assert_allclose(got, np.asarray(values), rtol=0, atol=1e-6)

@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from transformers import AutoModel, AutoTokenizer
 
 from sklattn import AttentionClassifier, AttentionRegressor
-from sklattn._data import tokenize
+from sklattn._text.data import tokenize
 
 from conftest import NEUTRAL, make_sentiment_texts
 
@@ -232,7 +232,7 @@ def test_auto_learning_rate_follows_the_strategy(tiny_checkpoint, sentiment_data
 
 def test_feature_cache_gives_the_same_model_and_encodes_once(tiny_checkpoint, sentiment_data):
     from sklattn import clear_feature_cache
-    from sklattn._feature_cache import FEATURE_CACHE
+    from sklattn._text.feature_cache import FEATURE_CACHE
 
     clear_feature_cache()
     cached = _fit(tiny_checkpoint, sentiment_data, finetune="head", max_epochs=3)
@@ -254,7 +254,7 @@ def test_feature_cache_gives_the_same_model_and_encodes_once(tiny_checkpoint, se
 
 
 def test_feature_cache_is_bounded():
-    from sklattn._feature_cache import FeatureCache, cached_features
+    from sklattn._text.feature_cache import FeatureCache, cached_features
 
     cache = FeatureCache(max_bytes=10 * 4 * 4)  # ten vectors of 4 float32
     calls = []

@@ -9,6 +9,7 @@ possible, pools the last hidden states, and restores the input order.
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 import warnings
 
@@ -22,20 +23,28 @@ from sklearn.base import (
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _check_feature_names, check_is_fitted
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
-from ._base import TEXT_PARAMETER_CONSTRAINTS
-from ._checkpoint import load_encoder, load_tokenizer_checked
-from ._data import PadCollate, TokenizedDataset, length_order, resolve_stride, tokenize_for_mode
-from ._modules import pool, pool_chunks
-from ._export import ExportPretrainedMixin
-from ._persistence import SaveMixin
-from ._skorch_compat import resolve_seed, seeded
-from ._validation import check_texts, validate_params
+from .._core.compat import resolve_seed, seeded
+from .._core.inference import run_batches
+from .._core.validation import check_texts, validate_params
+from .._io.load import copy_weights, set_fitted_attributes
+from .._io.registry import register_estimator
+from .._io.save import SaveMixin
+from .base import TEXT_PARAMETER_CONSTRAINTS
+from .checkpoint import load_encoder, load_tokenizer_checked
+from .classifier import AttentionClassifier
+from .data import PadCollate, TokenizedDataset, length_order, pad_token_id, resolve_stride, tokenize_for_mode
+from .encoder_files import ENCODER_CONFIG, encoder_from_config, read_encoder_files, write_encoder_files
+from .export import ExportPretrainedMixin
+from .finetune import add_lora_adapters
+from .modules import pool, pool_chunks
+from .regressor import AttentionRegressor
 
 _FINE_TUNE_TASKS = {"classification", "regression"}
 
 
+@register_estimator
 class AttentionEmbedder(
     SaveMixin, ExportPretrainedMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
@@ -138,13 +147,22 @@ class AttentionEmbedder(
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.linear_model import LogisticRegression
     >>> from sklattn import AttentionEmbedder
-    >>> pipe = make_pipeline(AttentionEmbedder("path/to/checkpoint"),
-    ...                      LogisticRegression())  # doctest: +SKIP
-    >>> pipe.fit(["good film", "awful plot"], ["pos", "neg"])  # doctest: +SKIP
-    >>> AttentionEmbedder("path/to/checkpoint").fit_transform(["a text"]).shape  # doctest: +SKIP
-    (1, 384)
+    >>> checkpoint = "sentence-transformers/all-MiniLM-L6-v2"  # doctest: +SKIP
+    >>> texts = ["a good film", "the plot was awful", "a lovely story", "a boring scene"]
+    >>> labels = ["pos", "neg", "pos", "neg"]
+    >>> AttentionEmbedder(checkpoint, max_length=64).fit_transform(texts).shape
+    (4, ...)
+
+    One row per text, one column per hidden unit of the encoder (384 for
+    all-MiniLM-L6-v2). As the first step of a pipeline:
+
+    >>> pipe = make_pipeline(AttentionEmbedder(checkpoint, max_length=64),
+    ...                      LogisticRegression())
+    >>> pipe.fit(texts, labels).predict(["a great actor"]).shape
+    (1,)
     """
 
+    _required_saved_files = (ENCODER_CONFIG,)
     _parameter_constraints: dict[str, list] = {
         **{
             name: TEXT_PARAMETER_CONSTRAINTS[name]
@@ -247,9 +265,6 @@ class AttentionEmbedder(
         return encoder, tokenizer, path
 
     def _fine_tuned_encoder(self, texts: np.ndarray, y):
-        from ._classifier import AttentionClassifier
-        from ._regressor import AttentionRegressor
-
         if y is None:
             raise ValueError(
                 f"fine_tune={self.fine_tune!r} needs targets: call fit(X, y), or set "
@@ -297,30 +312,26 @@ class AttentionEmbedder(
         dataset = TokenizedDataset(tokenize_for_mode(
             self.tokenizer_, texts, self.max_length, self.long_text, self.stride, self.max_chunks
         ))
-        order = length_order(dataset)
-        pad = self.tokenizer_.pad_token_id
-        loader = DataLoader(Subset(dataset, order.tolist()), batch_size=self.batch_size,
-                            collate_fn=PadCollate(0 if pad is None else int(pad)))
-        device = next(self.encoder_.parameters()).device
-        chunks = []
-        with torch.inference_mode(), torch.autocast(
-            device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
-        ):
-            for batch, _ in loader:
-                batch = {name: tensor.to(device) for name, tensor in batch.items()}
-                owner = batch.pop("chunk_owner", None)  # (C,) in the chunk modes
-                hidden = self.encoder_(**batch).last_hidden_state  # (B or C, T, H)
-                vectors = pool(hidden, batch["attention_mask"], self.pooling).float()
-                if owner is not None:
-                    mode = "max" if self.long_text == "chunk_max" else "mean"
-                    vectors = pool_chunks(vectors, owner, mode)  # (B, H)
-                if self.normalize:
-                    vectors = torch.nn.functional.normalize(vectors, p=2.0, dim=1)
-                chunks.append(vectors.cpu())
-        embeddings = torch.cat(chunks).numpy()  # (N, H), length order
-        restored = np.empty_like(embeddings)
-        restored[order] = embeddings
-        return restored
+        collate = PadCollate(pad_token_id(self.tokenizer_))
+        return run_batches(
+            dataset, self._embed_batch,
+            batches=lambda data: DataLoader(data, batch_size=self.batch_size, collate_fn=collate),
+            order=length_order(dataset), device=next(self.encoder_.parameters()).device,
+            precision=self.precision,
+        )
+
+    def _embed_batch(self, batch) -> np.ndarray:
+        """Embeddings (B, H), float32, of one padded batch."""
+        inputs = dict(batch[0])
+        owner = inputs.pop("chunk_owner", None)  # (C,) in the chunk modes
+        hidden = self.encoder_(**inputs).last_hidden_state  # (B or C, T, H)
+        vectors = pool(hidden, inputs["attention_mask"], self.pooling).float()
+        if owner is not None:
+            mode = "max" if self.long_text == "chunk_max" else "mean"
+            vectors = pool_chunks(vectors, owner, mode)  # (B, H)
+        if self.normalize:
+            vectors = torch.nn.functional.normalize(vectors, p=2.0, dim=1)
+        return vectors.cpu().numpy()
 
     def _check_texts(self, X, reset: bool) -> np.ndarray:
         """Validate single texts; record (reset) or check the DataFrame column name."""
@@ -337,6 +348,40 @@ class AttentionEmbedder(
         return texts
 
     # ----------------------------------------------------------- persistence
+    def _encoder_and_tokenizer(self):
+        return self.encoder_, self.tokenizer_
+
+    def _saved_network(self) -> torch.nn.Module:
+        return self.encoder_
+
+    def _saved_history(self):
+        return self.fine_tune_history_
+
+    def _write_saved_files(self, directory) -> None:
+        write_encoder_files(directory, self.encoder_, self.tokenizer_)
+
+    def _restore(self, path, fitted: dict, state: dict, history) -> None:
+        from skorch.history import History
+
+        config, tokenizer = read_encoder_files(path)
+        with seeded(0):  # random weights, overwritten next
+            encoder = encoder_from_config(config)
+            if any("lora_" in name for name in state):
+                encoder = self._with_lora(encoder)
+        copy_weights(encoder, state, path)
+        set_fitted_attributes(self, fitted)
+        self.tokenizer_ = tokenizer
+        self.fine_tune_history_ = None if history is None else History(history)
+        self.encoder_ = encoder.to(self.device).eval()
+
+    def _with_lora(self, encoder: torch.nn.Module) -> torch.nn.Module:
+        """Inject the LoRA adapters of an embedder fine-tuned with ``finetune="lora"``."""
+        defaults = {name: parameter.default
+                    for name, parameter in inspect.signature(AttentionClassifier).parameters.items()}
+        settings = {**defaults, **(self.fine_tune_params or {})}
+        return add_lora_adapters(encoder, settings["lora_r"], settings["lora_alpha"],
+                                 settings["lora_dropout"], settings["lora_target_modules"])
+
     def __getstate__(self):
         state = super().__getstate__()
         encoder = state.get("encoder_")

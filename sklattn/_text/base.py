@@ -9,8 +9,10 @@ the input order.
 
 from __future__ import annotations
 
+import contextvars
 import os
 from numbers import Integral, Real
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -22,8 +24,8 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import Subset
 
-from ._checkpoint import load_encoder, load_tokenizer_checked
-from ._data import (
+from .checkpoint import load_encoder, load_tokenizer_checked
+from .data import (
     LONG_TEXT_MODES,
     FeatureDataset,
     LengthGroupedBatchSampler,
@@ -31,20 +33,23 @@ from ._data import (
     TokenizedDataset,
     dataset_lengths,
     length_order,
+    pad_token_id,
     tokenize_for_mode,
 )
-from ._export import ExportPretrainedMixin
-from ._feature_cache import cached_features, encoder_fingerprint, item_key
-from ._finetune import (
+from .encoder_files import ENCODER_CONFIG, encoder_from_config, read_encoder_files, write_encoder_files
+from .export import ExportPretrainedMixin
+from .feature_cache import cached_features, encoder_fingerprint, item_key
+from .finetune import (
     FINETUNE_MODES,
     add_lora_adapters,
     freeze_for_strategy,
     layerwise_groups,
 )
-from ._loading import encoder_from_config
-from ._modules import POOLING_MODES, EncoderWithHead
-from ._net import SklattnNet
-from ._validation import (
+from .modules import POOLING_MODES, EncoderWithHead
+from .._core.inference import autocast_context, run_batches
+from .._core.keys import SAMPLE_WEIGHT
+from .._core.net import SklattnNet
+from .._core.validation import (
     check_consistent_length,
     check_sample_weight,
     check_texts,
@@ -54,6 +59,10 @@ from ._validation import (
 # lr="auto": full fine-tuning wants a small rate; a fresh head or LoRA adapters
 # (initialized at zero) barely move at 5e-5 in a few epochs.
 AUTO_LEARNING_RATES = {"full": 5e-5, "top_k": 5e-5, "lora": 5e-4, "head": 1e-3}
+
+# The architecture of the saved model sklattn.load is rebuilding, read by
+# _build_encoder while initialize() runs (set and reset around it in _restore).
+_SAVED_ENCODER_CONFIG: contextvars.ContextVar = contextvars.ContextVar("saved_encoder_config", default=None)
 
 TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "checkpoint": [str, os.PathLike],
@@ -83,21 +92,35 @@ TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "precision": [StrOptions({"fp32", "bf16"})],
     "random_state": ["random_state"],
     "device": [str, torch.device],
+    "callbacks": [list, StrOptions({"disable"}), None],
     "train_split": [callable, None],
     "verbose": ["verbose"],
     "warm_start": ["boolean"],
+    "optimizer": [callable],
 }
 
 
 class TextNetBase(ExportPretrainedMixin, SklattnNet):
     """Shared machinery of the text estimators; not public.
 
-    A task mixin (:mod:`sklattn._tasks`) supplies target encoding and the
+    A task mixin (:mod:`sklattn._core.tasks`) supplies target encoding and the
     prediction methods.
     """
 
     _parameter_constraints: dict[str, list] = TEXT_PARAMETER_CONSTRAINTS
     _fitted_attributes = ("module_", "tokenizer_", "n_outputs_")
+    _required_saved_files = (ENCODER_CONFIG,)
+    # What module__<name> users mean (EncoderWithHead is built in initialize_module).
+    _network_parameters = (
+        "checkpoint", "pooling", "dropout", "finetune", "trainable_layers", "long_text",
+        "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules",
+    )
+    _module_argument_hints = MappingProxyType({
+        "encoder": "the encoder is loaded from checkpoint; choose what trains with finetune",
+        "n_outputs": "the width of the head is set by y in fit",
+        "frozen_encoder": "set finetune='head' to train only the head on a frozen encoder",
+        "chunk_pooling": "set long_text='chunk_mean' or long_text='chunk_max'",
+    })
 
     def __init__(
         self,
@@ -221,13 +244,28 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
         with random weights instead (the saved weights are copied in next), so
         loading needs neither the checkpoint nor the network.
         """
-        saved_config = self.__dict__.get("_saved_encoder_config")
+        saved_config = _SAVED_ENCODER_CONFIG.get()
         if saved_config is not None:
             return encoder_from_config(saved_config)
         return load_encoder(self.checkpoint_path_)
 
+    # --------------------------------------------------------- saved models
+    def _encoder_and_tokenizer(self):
+        return self.module_.encoder, self.tokenizer_
+
+    def _write_saved_files(self, directory) -> None:
+        write_encoder_files(directory, self.module_.encoder, self.tokenizer_)
+
+    def _restore(self, path, fitted: dict, state: dict, history) -> None:
+        config, self.tokenizer_ = read_encoder_files(path)
+        token = _SAVED_ENCODER_CONFIG.set(config)
+        try:
+            super()._restore(path, fitted, state, history)
+        finally:
+            _SAVED_ENCODER_CONFIG.reset(token)
+
     def _iterator_kwargs(self, dataset, training: bool, kwargs: dict) -> dict:
-        kwargs.setdefault("collate_fn", PadCollate(self._pad_token_id))
+        kwargs.setdefault("collate_fn", PadCollate(pad_token_id(self.tokenizer_)))
         if training and self.group_by_length and kwargs["shuffle"] and not {"sampler", "batch_sampler"} & set(kwargs):
             del kwargs["shuffle"]
             kwargs["batch_sampler"] = LengthGroupedBatchSampler(
@@ -236,8 +274,7 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
         return kwargs
 
     def infer(self, x, **fit_params):
-        device_type = torch.device(self.device).type
-        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+        with autocast_context(self.device, self.precision):
             return super().infer(x, **fit_params)
 
     def _fit(self, X, y, sample_weight, continuing, fit_params, classes=None):
@@ -277,11 +314,6 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
         """Resolve the checkpoint, load the tokenizer, check ``max_length``."""
         self.checkpoint_path_, _, self.tokenizer_ = load_tokenizer_checked(self.checkpoint, self.max_length)
 
-    @property
-    def _pad_token_id(self) -> int:
-        pad = self.tokenizer_.pad_token_id
-        return 0 if pad is None else int(pad)
-
     # ----------------------------------------------------------- prediction
     def _check_text_columns(self, texts: np.ndarray) -> None:
         expected = self.n_text_columns_
@@ -307,25 +339,19 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
         prefix = encoder_fingerprint(self.module_.encoder) + setting
         keys = [item_key(prefix, dataset[i][0]) for i in range(len(dataset))]
 
+        def embed(batch) -> np.ndarray:
+            inputs = {name: value for name, value in batch[0].items() if name != SAMPLE_WEIGHT}
+            return self.module_.embed(**inputs).float().cpu().numpy()  # (B, H)
+
         def encode(indices: list[int]) -> np.ndarray:
             subset = Subset(dataset, indices)
-            order = length_order(subset)
-            batches = self.get_iterator(Subset(subset, order.tolist()), training=False)
-            device_type = torch.device(self.device).type
-            vectors = []
             # fork_rng: a DataLoader draws a seed from the global RNG; training must
             # see the same random stream with and without the cache.
-            with torch.random.fork_rng(devices=[]), torch.inference_mode(), torch.autocast(
-                device_type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
-            ):
-                for inputs, _ in batches:
-                    inputs = {name: value.to(self.device) for name, value in inputs.items()
-                              if name != "sample_weight"}
-                    vectors.append(self.module_.embed(**inputs).float().cpu().numpy())
-            stacked = np.concatenate(vectors)
-            restored = np.empty_like(stacked)
-            restored[order] = stacked
-            return restored
+            with torch.random.fork_rng(devices=[]):
+                return run_batches(
+                    subset, embed, batches=lambda data: self.get_iterator(data, training=False),
+                    order=length_order(subset), device=self.device, precision=self.precision,
+                )
 
         return cached_features(keys, encode)
 
@@ -356,7 +382,7 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
             word pieces after truncation at ``max_length``) and ``"weights"``
             (float32 array of the same length, summing to 1).
         """
-        from ._explain import first_token_attention
+        from .explain import first_token_attention
 
         chunked = self.long_text in ("chunk_mean", "chunk_max")
         dataset = self._dataset_for_prediction(X, "truncate" if chunked else None)
@@ -366,12 +392,7 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
         """Head outputs for texts ``X``, shape (n_samples, n_outputs), float32."""
         dataset = self._dataset_for_prediction(X)
         if self._uses_feature_cache():
+            # Pooled vectors need no padding: the head runs over them in input order.
             features = FeatureDataset(self._frozen_features(dataset), dataset.lengths)
-            with torch.inference_mode():
-                return self.forward(features).float().numpy()
-        order = length_order(dataset)
-        with torch.inference_mode():
-            outputs = self.forward(Subset(dataset, order.tolist())).float().numpy()
-        restored = np.empty_like(outputs)
-        restored[order] = outputs
-        return restored
+            return self._module_outputs(features, precision=self.precision)
+        return self._module_outputs(dataset, order=length_order(dataset), precision=self.precision)

@@ -1,10 +1,10 @@
 """Loading saved models: checks first, no pickle, no network.
 
-:func:`load` reads JSON, safetensors and the tokenizer/config files only, takes
-the estimator class from a fixed list of sklattn classes, checks every file's
-size and checksum, rebuilds the network through the estimator's own
-initialization from the saved parameters and encoder config (no checkpoint, no
-network access), and copies the saved weights in.
+:func:`load` reads JSON and safetensors only, takes the estimator class from the
+registry the estimators fill in (:mod:`.registry`), checks every file's size and
+checksum, then lets the estimator class rebuild itself from the saved
+parameters and files (``_restore``: no checkpoint, no network access) and copy
+the saved weights in with :func:`copy_weights`.
 """
 
 from __future__ import annotations
@@ -17,24 +17,23 @@ from typing import Any
 
 import torch
 
-from ._atomic import recover_interrupted
-from ._persistence import (
-    _RUNTIME_ATTRIBUTES,
-    ENCODER_DIR,
+from .._version import __version__
+from .atomic import recover_interrupted
+from .format import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
+    RUNTIME_ATTRIBUTES,
     WEIGHTS,
-    _estimator_classes,
-    _seal,
-    _sha256,
+    model_error,
+    seal,
+    sha256,
 )
-from ._serialize import decode
-from ._skorch_compat import seeded
+from .registry import estimator_classes
+from .serialize import decode
 
 
-def _error(path: Path, problem: str) -> ValueError:
-    return ValueError(f"cannot load the sklattn model at {str(path)!r}: {problem}")
+_error = model_error
 
 
 def read_manifest(path: Path) -> dict:
@@ -62,21 +61,20 @@ def read_manifest(path: Path) -> dict:
         raise _error(path, f"{MANIFEST} is corrupted (bad format_version {version!r}).")
     if version > FORMAT_VERSION:
         saved_by = (manifest.get("versions") or {}).get("sklattn", "a newer version")
-        from . import __version__
-
         raise _error(path, f"it was written by sklattn {saved_by} in format version {version}, "
                            f"but this sklattn ({__version__}) reads format version {FORMAT_VERSION} "
                            "or older. Upgrade sklattn: pip install -U sklattn.")
-    if _seal(manifest).get("sha256") != manifest.get("sha256"):
+    if seal(manifest).get("sha256") != manifest.get("sha256"):
         raise _error(path, f"{MANIFEST} is corrupted (its SHA-256 checksum does not match its content).")
     return manifest
 
 
-def _verify_files(path: Path, files: Any, needs_encoder: bool) -> None:
+def _verify_files(path: Path, files: Any, required: tuple[str, ...]) -> None:
     if not isinstance(files, dict) or WEIGHTS not in files:
         raise _error(path, f"{MANIFEST} is corrupted (no file table with {WEIGHTS}).")
-    if needs_encoder and f"{ENCODER_DIR}/config.json" not in files:
-        raise _error(path, f"{MANIFEST} is corrupted ({ENCODER_DIR}/config.json is not listed).")
+    for rel in required:
+        if rel not in files:
+            raise _error(path, f"{MANIFEST} is corrupted ({rel} is not listed).")
     for rel, info in files.items():
         parts = Path(rel).parts
         if Path(rel).is_absolute() or ".." in parts or not parts or not isinstance(info, dict):
@@ -88,14 +86,14 @@ def _verify_files(path: Path, files: Any, needs_encoder: bool) -> None:
         if size != expected:
             state = "truncated" if isinstance(expected, int) and size < expected else "the wrong size"
             raise _error(path, f"the file {rel} is {state} ({size} bytes, expected {expected}).")
-        if _sha256(file) != info.get("sha256"):
+        if sha256(file) != info.get("sha256"):
             raise _error(path, f"the file {rel} is corrupted (SHA-256 checksum mismatch).")
-    encoder_dir = path / ENCODER_DIR
-    if encoder_dir.is_dir():  # transformers reads whatever it finds there: only listed files
-        extra = sorted(f.relative_to(path).as_posix() for f in encoder_dir.rglob("*")
+    for folder in sorted({Path(rel).parts[0] for rel in files if len(Path(rel).parts) > 1}):
+        # transformers reads whatever it finds in a folder: only listed files may be there
+        extra = sorted(f.relative_to(path).as_posix() for f in (path / folder).rglob("*")
                        if f.is_file() and f.relative_to(path).as_posix() not in files)
         if extra:
-            raise _error(path, f"{ENCODER_DIR}/ holds files the model did not save: {extra}.")
+            raise _error(path, f"{folder}/ holds files the model did not save: {extra}.")
 
 
 def _device_available(device) -> bool:
@@ -136,7 +134,7 @@ def _read_weights(path: Path, aliases: Any) -> dict[str, torch.Tensor]:
     return {**tensors, **{alias: tensors[target] for alias, target in aliases.items()}}
 
 
-def _copy_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+def copy_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
     """Load ``state`` into ``module`` exactly, keeping each saved tensor's dtype."""
     try:
         module.load_state_dict(state, strict=True)
@@ -151,80 +149,23 @@ def _copy_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], path:
                 current[name].data = saved.to(current[name].device)
 
 
-def _load_transformers_files(path: Path):
-    from transformers import AutoConfig, AutoTokenizer
-
-    from ._checkpoint import _quiet_transformers
-
-    _quiet_transformers()
-    folder = str(path / ENCODER_DIR)
-    try:
-        config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise _error(path, f"its encoder config or tokenizer cannot be loaded ({exc}).") from None
-    return config, tokenizer
 
 
-def encoder_from_config(config) -> torch.nn.Module:
-    """A randomly initialized encoder of the architecture ``config`` describes."""
-    from transformers import AutoModel
-
-    from ._checkpoint import _quiet_transformers
-
-    _quiet_transformers()
-    return AutoModel.from_config(config, trust_remote_code=False)
 
 
-def _set_attributes(estimator, fitted: dict) -> None:
+def set_fitted_attributes(estimator, fitted: dict) -> None:
+    """Set the saved fitted attributes (names ending in ``_``) on ``estimator``."""
     for name, value in fitted.items():
         if not (isinstance(name, str) and name.endswith("_") and not name.startswith("_")) \
-                or name in _RUNTIME_ATTRIBUTES:
+                or name in RUNTIME_ATTRIBUTES:
             raise ValueError(f"bad fitted attribute name {name!r}")
         setattr(estimator, name, value)
 
 
-def _rebuild_net(estimator, path: Path, fitted: dict, state: dict, history) -> None:
-    from skorch.history import History
-
-    config = None
-    if "tokenizer_" in type(estimator)._fitted_attributes:
-        config, estimator.tokenizer_ = _load_transformers_files(path)
-    _set_attributes(estimator, fitted)
-    estimator.__dict__["_saved_encoder_config"] = config  # read by TextNetBase._build_encoder
-    try:
-        with seeded(0):  # random initial weights, overwritten next; global RNGs untouched
-            estimator.initialize()
-    finally:
-        estimator.__dict__.pop("_saved_encoder_config", None)
-    _set_attributes(estimator, fitted)  # initialization may reset some (head_transferred_)
-    _copy_weights(estimator.module_, state, path)
-    estimator.history_ = History(history or [])
 
 
-def _with_lora(estimator, encoder: torch.nn.Module) -> torch.nn.Module:
-    """Inject the LoRA adapters an embedder fine-tuned with ``finetune="lora"`` carries."""
-    from ._classifier import AttentionClassifier
-    from ._finetune import add_lora_adapters
-
-    settings = AttentionClassifier(estimator.checkpoint, **(estimator.fine_tune_params or {}))
-    return add_lora_adapters(encoder, settings.lora_r, settings.lora_alpha,
-                             settings.lora_dropout, settings.lora_target_modules)
 
 
-def _rebuild_embedder(estimator, path: Path, fitted: dict, state: dict, history) -> None:
-    from skorch.history import History
-
-    config, tokenizer = _load_transformers_files(path)
-    with seeded(0):
-        encoder = encoder_from_config(config)
-        if any("lora_" in name for name in state):
-            encoder = _with_lora(estimator, encoder)
-    _copy_weights(encoder, state, path)
-    _set_attributes(estimator, fitted)
-    estimator.tokenizer_ = tokenizer
-    estimator.fine_tune_history_ = None if history is None else History(history)
-    estimator.encoder_ = encoder.to(estimator.device).eval()
 
 
 def load(path: str | os.PathLike, *, device: str | torch.device | None = None):
@@ -256,18 +197,23 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None):
     Examples
     --------
     >>> import sklattn
-    >>> clf = sklattn.load("sentiment-model")  # doctest: +SKIP
+    >>> from sklattn import AttentionClassifier
+    >>> checkpoint = "sentence-transformers/all-MiniLM-L6-v2"  # doctest: +SKIP
+    >>> texts, labels = ["a good film", "the plot was awful"], ["pos", "neg"]
+    >>> AttentionClassifier(checkpoint, max_length=64, max_epochs=1).fit(texts, labels).save("sentiment-model")
+    >>> clf = sklattn.load("sentiment-model", device="cpu")
+    >>> clf.classes_.tolist(), clf.predict(texts).shape
+    (['neg', 'pos'], (2,))
     """
     path = Path(os.path.abspath(Path(path).expanduser()))
     recover_interrupted(path, MANIFEST)
     manifest = read_manifest(path)
     name = manifest.get("estimator")
-    cls = _estimator_classes().get(name) if isinstance(name, str) else None
+    cls = estimator_classes().get(name) if isinstance(name, str) else None
     if cls is None:
         raise _error(path, f"it names the estimator {name!r}, which is not a sklattn estimator; "
-                           f"refusing to build it (known: {sorted(_estimator_classes())}).")
-    needs_encoder = cls.__name__ == "AttentionEmbedder" or "tokenizer_" in getattr(cls, "_fitted_attributes", ())
-    _verify_files(path, manifest.get("files"), needs_encoder)
+                           f"refusing to build it (known: {sorted(estimator_classes())}).")
+    _verify_files(path, manifest.get("files"), tuple(getattr(cls, "_required_saved_files", ())))
     try:
         params = decode(manifest["params"])
         fitted = decode(manifest["fitted"])
@@ -285,10 +231,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None):
                            f"saved by sklattn {saved_by}.") from None
     state = _read_weights(path, (manifest.get("weights") or {}).get("aliases", {}))
     try:
-        if cls.__name__ == "AttentionEmbedder":
-            _rebuild_embedder(estimator, path, fitted, state, history)
-        else:
-            _rebuild_net(estimator, path, fitted, state, history)
+        estimator._restore(path, fitted, state, history)
     except ValueError as exc:
         if str(exc).startswith("cannot load the sklattn model"):
             raise

@@ -60,6 +60,23 @@ def _as_2d_object_array(X: Any, what: str) -> np.ndarray:
     raise ValueError(f"{what} must be 1-D or 2-D, got an array of shape {X.shape}.")
 
 
+def _check_not_sparse(X: Any, what: str) -> None:
+    """Reject scipy sparse matrices and arrays (and pandas sparse frames) with a clear TypeError."""
+    from scipy.sparse import issparse
+
+    # pandas: the .sparse accessor exists only on frames whose columns are all sparse.
+    sparse_frame = hasattr(X, "columns") and len(X.columns) > 0 and hasattr(X, "sparse")
+    if issparse(X) or sparse_frame:
+        kind = "a pandas sparse DataFrame" if sparse_frame else f"a sparse matrix ({type(X).__name__})"
+        raise TypeError(
+            f"{what} is {kind} of shape {X.shape}, but sparse input is not supported: "
+            "text estimators take texts, not a feature matrix. Pass the raw texts "
+            "instead (a list, 1-D numpy array or pandas Series of strings); for sparse "
+            "numeric features such as TfidfVectorizer output, use a scikit-learn "
+            "estimator that accepts sparse input."
+        )
+
+
 def _select_text_columns(X: Any, text_columns: Any, what: str) -> Any:
     """Pick the text columns of a DataFrame (or 2-D array, by position)."""
     is_frame = hasattr(X, "columns") and hasattr(X, "iloc")
@@ -118,6 +135,7 @@ def check_texts(X: Any, *, text_columns: Any = None, what: str = "X") -> np.ndar
     texts : ndarray of shape (n_samples, n_columns), dtype object
         ``n_columns`` is 1 for single texts and 2 for sentence pairs.
     """
+    _check_not_sparse(X, what)
     texts = _as_2d_object_array(_select_text_columns(X, text_columns, what), what)
     n_samples, n_columns = texts.shape
     if n_samples == 0:

@@ -8,8 +8,11 @@ tabular estimators subclass it and add their inputs and network.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,10 +21,14 @@ from skorch import NeuralNet
 from skorch.callbacks import GradientNormClipping, PrintLog
 from skorch.utils import to_device, to_tensor
 
-from ._persistence import SaveMixin
-from ._progress import EpochProgressBar, prediction_progress
-from ._skorch_compat import SkorchSklearnMixin, resolve_seed, seeded
-from .callbacks import ResumableCheckpoint, StopOnNonFiniteLoss, WarmupLinearSchedule, stopped_on_purpose
+from .._io.load import copy_weights, set_fitted_attributes
+from .._io.save import SaveMixin
+from .inference import run_batches
+from .keys import SAMPLE_WEIGHT
+from .progress import EpochProgressBar, prediction_progress
+from .compat import SkorchSklearnMixin, resolve_seed, seeded
+from .callbacks import StopOnNonFiniteLoss, WarmupLinearSchedule, stopped_on_purpose
+from .resume import ResumableCheckpoint
 
 
 class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
@@ -29,10 +36,14 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
 
     Subclasses implement ``_fit(X, y, sample_weight, continuing, fit_params,
     classes)``, ``initialize_module`` and ``_forward_outputs``; a task mixin
-    (:mod:`sklattn._tasks`) supplies ``_encode_targets`` and the predictions.
+    (:mod:`sklattn._core.tasks`) supplies ``_encode_targets`` and the predictions.
     """
 
     _criterion_class: type[torch.nn.Module] = torch.nn.MSELoss
+    # The estimator parameters the network is built from, suggested instead of a
+    # ``module__<name>``; and fixes for module arguments that are not parameters.
+    _network_parameters: tuple[str, ...] = ()
+    _module_argument_hints: Mapping[str, str] = MappingProxyType({})
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -45,10 +56,90 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
         return super()._get_params_html(deep=False, doc_link=doc_link)
 
     def set_params(self, **params):
+        """Set parameters, as in scikit-learn; skorch prefixes included.
+
+        ``module__*`` raises a ValueError (the network is built from the
+        estimator's own parameters). ``criterion__*`` and ``compile__*`` are
+        stored and take effect at the next ``fit`` or ``partial_fit``: unlike
+        plain skorch, setting them never rebuilds the network of a fitted
+        estimator, so its trained weights are kept.
+        """
+        module_params = {key: value for key, value in params.items() if key.startswith("module__")}
+        if module_params:
+            raise self._module_params_error(module_params)
         # skorch builds callbacks inside set_params; sklearn expects checks at fit time.
         if "callbacks" in params:
             self.callbacks = params.pop("callbacks")
+        deferred = {key: params.pop(key) for key in list(params)
+                    if key.startswith(("criterion__", "compile__"))}
+        for key, value in deferred.items():
+            # What skorch does before initialization; after it, skorch would rebuild
+            # the module (compile__) or the criterion and optimizer right away.
+            setattr(self, key, value)
+            self._params_to_validate.add(key)
+        if self.initialized_ and any(key.startswith("criterion__") for key in deferred):
+            self.__dict__["_criterion_params_changed"] = True  # rebuilt by the next fit
         return super().set_params(**params)
+
+    def _module_params_error(self, params: Mapping[str, Any]) -> ValueError:
+        """The error for ``module__*`` parameters, with the parameter to use instead of each."""
+        fixes = []
+        for key in sorted(params):
+            name = key.split("__", 1)[1]
+            if name in self._network_parameters:
+                fixes.append(f"Instead of {key}, set {name}={params[key]!r}.")
+            elif name in self._module_argument_hints:
+                fixes.append(f"{key}: {self._module_argument_hints[name]}.")
+            else:
+                fixes.append(f"{key} is not an option of the network, which is configured by "
+                             "the parameters " + ", ".join(self._network_parameters) + ".")
+        return ValueError(
+            f"{type(self).__name__} does not take module__* parameters (got "
+            f"{', '.join(sorted(params))}): it builds its network from its own parameters, "
+            "so they would be ignored. " + " ".join(fixes)
+        )
+
+    def _check_prefixed_params(self) -> None:
+        """Fit-time checks of the skorch prefixes sklattn does not pass on as skorch would."""
+        module_params = self.get_params_for("module")
+        if module_params:
+            raise self._module_params_error(
+                {f"module__{name}": value for name, value in module_params.items()}
+            )
+        fixed = sorted(set(self.get_params_for("criterion")) & {"reduction", "size_average", "reduce"})
+        if fixed:
+            raise ValueError(
+                f"criterion__{fixed[0]} cannot be set: {type(self).__name__} needs per-sample "
+                "losses (reduction='none') to apply sample_weight and class_weight, and "
+                "averages them itself. Remove it; weight samples with sample_weight."
+            )
+
+    def _criterion_kwargs(self, criterion_class: type[torch.nn.Module]) -> dict:
+        """The ``criterion__*`` parameters, checked against the loss they are passed to."""
+        kwargs = self.get_params_for("criterion")
+        self._check_prefixed_params()
+        class_weights = issubclass(criterion_class, torch.nn.CrossEntropyLoss)
+        if "weight" in kwargs and class_weights:
+            raise ValueError(
+                f"criterion__weight is not supported by {type(self).__name__}: use "
+                "class_weight (a dict of label -> weight, or 'balanced'), which takes the "
+                "labels themselves rather than their encoded positions."
+            )
+        excluded = {"reduction", "size_average", "reduce"} | ({"weight"} if class_weights else set())
+        accepted = [name for name in inspect.signature(criterion_class).parameters
+                    if name not in excluded]
+        unknown = sorted(set(kwargs) - set(accepted))
+        if unknown:
+            options = (
+                "the criterion__* parameters it takes are "
+                + ", ".join(f"criterion__{name}" for name in accepted)
+                if accepted else "it takes no criterion__* parameters"
+            )
+            raise ValueError(
+                f"criterion__{unknown[0]} is not an argument of {criterion_class.__name__}, "
+                f"the loss {type(self).__name__} trains with here; {options}."
+            )
+        return kwargs
 
     # ------------------------------------------------------- skorch overrides
     @property
@@ -73,12 +164,27 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
         return isinstance(self.verbose, (int, float)) and self.verbose > 0
 
     def forward_iter(self, X, training=False, device="cpu"):
-        # skorch's loop, with a progress bar over long predictions when verbose > 0.
+        # skorch's loop behind net.forward (validation scoring caches it); sklattn's
+        # predictions use _module_outputs. A progress bar over long runs when verbose > 0.
         iterator = self.get_iterator(self.get_dataset(X), training=training)
         if self._shows_progress() and not training:
             iterator = prediction_progress(iterator, total=len(iterator))
         for batch in iterator:
             yield to_device(self.evaluation_step(batch, training=training), device=device)
+
+    def _module_outputs(self, dataset, order: np.ndarray | None = None,
+                        precision: str = "fp32") -> np.ndarray:
+        """Module outputs (n_samples, n_outputs), float32, in the order of ``dataset``.
+
+        Batches come from ``get_iterator`` and run in ``order`` (see
+        :func:`~sklattn._core.inference.run_batches`) through ``evaluation_step``.
+        """
+        return run_batches(
+            dataset,
+            lambda batch: self.evaluation_step(batch, training=False).float().cpu().numpy(),
+            batches=lambda data: self.get_iterator(data, training=False),
+            order=order, device=self.device, precision=precision, progress=self._shows_progress(),
+        )
 
     def initialize_callbacks(self):
         super().initialize_callbacks()
@@ -103,7 +209,8 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
             raise
 
     def initialize_criterion(self):
-        self.criterion_ = self._criterion_class(reduction="none")
+        kwargs = self._criterion_kwargs(self._criterion_class)
+        self.criterion_ = self._criterion_class(reduction="none", **kwargs)
         return self
 
     def initialize_optimizer(self, triggered_directly=None):
@@ -147,7 +254,7 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
 
     def infer(self, x, **fit_params):
         if isinstance(x, Mapping):  # sample weights are for the loss only
-            x = {name: value for name, value in x.items() if name != "sample_weight"}
+            x = {name: value for name, value in x.items() if name != SAMPLE_WEIGHT}
         outputs = super().infer(x, **fit_params)
         if not self.module_.training and isinstance(outputs, torch.Tensor):
             bad = int((~torch.isfinite(outputs)).sum())
@@ -165,7 +272,7 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
         losses = self.criterion_(y_pred.float(), y_true)  # (B,) or (B, K)
         if losses.ndim > 1:
             losses = losses.flatten(1).mean(dim=1)  # (B,)
-        weights = X.get("sample_weight") if isinstance(X, Mapping) else None
+        weights = X.get(SAMPLE_WEIGHT) if isinstance(X, Mapping) else None
         if weights is not None:
             losses = losses * to_tensor(weights, device=self.device)
         return losses.mean()
@@ -193,6 +300,9 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
         """
         if continuing and not hasattr(self, "optimizer_"):
             self._initialize_optimizer()
+        if continuing and self.__dict__.get("_criterion_params_changed"):
+            self._initialize_criterion()  # criterion__* set since the last fit; weights kept
+        self.__dict__.pop("_criterion_params_changed", None)  # a fresh fit rebuilds it anyway
         with seeded(resolve_seed(self.random_state)):
             try:
                 if not continuing:
@@ -209,6 +319,28 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
     def _training_data(self, data):
         """Hook: what the training loop iterates over, once the module is built."""
         return data
+
+    # --------------------------------------------------------- saved models
+    def _saved_network(self) -> torch.nn.Module:
+        """The module whose weights ``save`` stores."""
+        return self.module_
+
+    def _saved_history(self):
+        return self.history_
+
+    def _write_saved_files(self, directory) -> None:
+        """Hook: files besides the weights and the manifest that ``save`` writes."""
+
+    def _restore(self, path, fitted: dict, state: dict, history) -> None:
+        """Rebuild the saved network (random weights, seeded) and copy the saved weights in."""
+        from skorch.history import History
+
+        set_fitted_attributes(self, fitted)
+        with seeded(0):  # random initial weights, overwritten next; global RNGs untouched
+            self.initialize()
+        set_fitted_attributes(self, fitted)  # initialization may reset some (head_transferred_)
+        copy_weights(self.module_, state, path)
+        self.history_ = History(history or [])
 
     def __getstate__(self) -> dict:
         # Pickles hold the weights once and no AdamW moments (2x the weights);
@@ -239,6 +371,7 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
         -------
         self
         """
+        self._check_prefixed_params()
         continuing = self.warm_start and self.initialized_
         return self._fit(X, y, sample_weight, continuing, fit_params)
 
@@ -248,6 +381,7 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
         The first call initializes like ``fit``. Parameters as in :meth:`fit`;
         ``classes`` (classifiers only) declares every label on the first call.
         """
+        self._check_prefixed_params()
         return self._fit(X, y, sample_weight, bool(self.initialized_), fit_params, classes)
 
     def _fit(self, X, y, sample_weight, continuing, fit_params, classes=None):

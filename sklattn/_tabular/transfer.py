@@ -18,18 +18,23 @@ import torch
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils.validation import check_is_fitted
 
+from .._core.inference import run_batches, slice_batches
+from .._io.load import load
+
 ARCHITECTURE = ("d_model", "n_heads", "n_layers")
 
 
-def resolve_source(init_from):
-    """Return the fitted estimator ``init_from`` names (loading a saved directory)."""
-    from ._tabular import _TabularNetBase
+def resolve_source(init_from, source_base: type):
+    """Return the fitted estimator ``init_from`` names (loading a saved directory).
 
+    ``source_base`` is the class every valid source derives from (the tabular
+    estimators' base, passed in by them: this module sits below them).
+    """
     if isinstance(init_from, (str, os.PathLike)):
         source = _load_saved(Path(init_from))
     else:
         source = init_from
-    if not isinstance(source, _TabularNetBase):
+    if not isinstance(source, source_base):
         raise TypeError(
             "init_from must be a fitted TabularAttentionClassifier or "
             f"TabularAttentionRegressor (or a directory saved from one), got {type(source).__name__}."
@@ -43,8 +48,6 @@ def resolve_source(init_from):
 
 
 def _load_saved(path: Path):
-    from ._loading import load  # imports the estimators: keep it out of module import time
-
     if not path.is_dir():
         raise ValueError(
             f"init_from={str(path)!r} is not a directory; pass a fitted estimator or a "
@@ -78,17 +81,16 @@ def check_compatible(source, target, n_features: int) -> None:
         )
 
 
-@torch.no_grad()
 def backbone_features(backbone: torch.nn.Module, x: np.ndarray, batch_size: int, device) -> np.ndarray:
     """Pooled backbone outputs in eval mode, shape (n_samples, d_model), float64."""
     was_training = backbone.training
     backbone.eval()
-    chunks = [
-        backbone(torch.from_numpy(x[i : i + batch_size]).to(device))[0].cpu()
-        for i in range(0, len(x), max(1, batch_size))
-    ]
+    features = run_batches(
+        torch.from_numpy(x), lambda batch: backbone(batch)[0].cpu().numpy(),
+        batches=lambda rows: slice_batches(rows, max(1, batch_size)), device=device,
+    )
     backbone.train(was_training)
-    return torch.cat(chunks).double().numpy()
+    return features.astype(np.float64)
 
 
 def linear_probe_head(

@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from .._core.keys import SAMPLE_WEIGHT
+
 MAX_BYTES = 1 << 30  # 1 GiB of float32 vectors, e.g. ~700k MiniLM embeddings
 
 
@@ -100,7 +102,7 @@ def item_key(prefix: bytes, features: dict) -> bytes:
     """Cache key of one tokenized text (all its chunks) under ``prefix``."""
     digest = hashlib.sha256(prefix)
     for name in sorted(features):
-        if name == "sample_weight":
+        if name == SAMPLE_WEIGHT:
             continue
         value = features[name]
         chunks = value if isinstance(value, list) else [value]

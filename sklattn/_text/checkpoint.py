@@ -111,7 +111,7 @@ def resolve_checkpoint(checkpoint: Any) -> str:
     return name
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -128,7 +128,7 @@ def load_config(checkpoint: str):
     """Load the model config of a resolved checkpoint."""
     from transformers import AutoConfig
 
-    _quiet_transformers()
+    quiet_transformers()
     try:
         return AutoConfig.from_pretrained(checkpoint)
     except (OSError, ValueError) as exc:
@@ -139,7 +139,7 @@ def load_tokenizer(checkpoint: str):
     """Load the (fast, when available) tokenizer of a resolved checkpoint."""
     from transformers import AutoTokenizer
 
-    _quiet_transformers()
+    quiet_transformers()
     try:
         return AutoTokenizer.from_pretrained(checkpoint)
     except (OSError, ValueError) as exc:
@@ -152,7 +152,7 @@ def load_encoder(checkpoint: str, config=None):
 
     from safetensors import SafetensorError
 
-    _quiet_transformers()
+    quiet_transformers()
     try:
         return AutoModel.from_pretrained(checkpoint, config=config)
     except (OSError, ValueError) as exc:

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler, Subset
 
+from .._core.keys import SAMPLE_WEIGHT
+
 # Inputs the encoder understands, besides input_ids and attention_mask.
 _OPTIONAL_ENCODER_INPUTS = ("token_type_ids",)
 
@@ -34,7 +36,7 @@ def tokenize(
     ----------
     tokenizer : transformers tokenizer
     texts : ndarray of shape (n_samples, 1) or (n_samples, 2)
-        Output of :func:`sklattn._validation.check_texts`; two columns are
+        Output of :func:`sklattn._core.validation.check_texts`; two columns are
         encoded as one pair input, truncating the longer side first.
     max_length : int
         Maximum number of tokens per sample (per chunk), special tokens included.
@@ -154,7 +156,7 @@ class TokenizedDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[dict[str, Any], Any]:
         item = {name: values[index] for name, values in self.features.items()}
         if self.sample_weight is not None:
-            item["sample_weight"] = self.sample_weight[index]
+            item[SAMPLE_WEIGHT] = self.sample_weight[index]
         target = self.y[index] if self.y is not None else np.float32(0.0)
         return item, target
 
@@ -182,13 +184,28 @@ class FeatureDataset(TokenizedDataset):
     def __getitem__(self, index: int) -> tuple[dict[str, Any], Any]:
         item: dict[str, Any] = {"features": self.vectors[index]}
         if self.sample_weight is not None:
-            item["sample_weight"] = self.sample_weight[index]
+            item[SAMPLE_WEIGHT] = self.sample_weight[index]
         target = self.y[index] if self.y is not None else np.float32(0.0)
         return item, target
 
 
 def _token_count(ids) -> int:
     return sum(len(chunk) for chunk in ids) if isinstance(ids, list) else len(ids)
+
+
+def pad_token_id(tokenizer) -> int:
+    """The id that pads sequences for ``tokenizer``: its pad token, or 0 if it has none.
+
+    Parameters
+    ----------
+    tokenizer : transformers tokenizer
+
+    Returns
+    -------
+    int
+    """
+    pad = tokenizer.pad_token_id
+    return 0 if pad is None else int(pad)
 
 
 class PadCollate:
@@ -209,21 +226,21 @@ class PadCollate:
         targets = torch.as_tensor(np.stack([item[1] for item in items]))
         if "features" in features[0]:  # cached encoder outputs (FeatureDataset)
             batch["features"] = torch.from_numpy(np.stack([f["features"] for f in features]))
-            if "sample_weight" in features[0]:
-                batch["sample_weight"] = torch.tensor([f["sample_weight"] for f in features],
-                                                      dtype=torch.float32)
+            if SAMPLE_WEIGHT in features[0]:
+                batch[SAMPLE_WEIGHT] = torch.tensor([f[SAMPLE_WEIGHT] for f in features],
+                                                    dtype=torch.float32)
             return batch, targets
         if isinstance(features[0]["input_ids"], list):  # chunked long texts
             owner = [i for i, f in enumerate(features) for _ in f["input_ids"]]
             batch["chunk_owner"] = torch.tensor(owner, dtype=torch.long)  # (C,)
             sequences = {name: [chunk for f in features for chunk in f[name]]
-                         for name in features[0] if name != "sample_weight"}
+                         for name in features[0] if name != SAMPLE_WEIGHT}
         else:
             sequences = {name: [f[name] for f in features]
-                         for name in features[0] if name != "sample_weight"}
-        if "sample_weight" in features[0]:
-            batch["sample_weight"] = torch.tensor([f["sample_weight"] for f in features],
-                                                  dtype=torch.float32)
+                         for name in features[0] if name != SAMPLE_WEIGHT}
+        if SAMPLE_WEIGHT in features[0]:
+            batch[SAMPLE_WEIGHT] = torch.tensor([f[SAMPLE_WEIGHT] for f in features],
+                                                dtype=torch.float32)
         lengths = [len(ids) for ids in sequences["input_ids"]]
         n_rows, longest = len(lengths), max(lengths)
         attention_mask = torch.zeros((n_rows, longest), dtype=torch.long)  # (B or C, T)

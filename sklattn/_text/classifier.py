@@ -8,11 +8,13 @@ from numbers import Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
-from ._docs import fill_doc
-from ._tasks import ClassifierTaskMixin
+from .._io.registry import register_estimator
+from .base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
+from .docs import fill_doc
+from .._core.tasks import ClassifierTaskMixin
 
 
+@register_estimator
 @fill_doc
 class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
     """Text classifier that fine-tunes a pretrained transformer encoder in ``fit``.
@@ -23,8 +25,9 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
     Texts are tokenized inside the estimator, pooled encoder states feed a
     dropout + linear head, and the whole network is trained with AdamW,
     linear warmup and decay, and gradient clipping. Built on skorch's
-    ``NeuralNet``: skorch parameters, prefixes, callbacks and ``history_``
-    all work.
+    ``NeuralNet``: skorch parameters, callbacks and ``history_`` work, and so
+    do the ``optimizer__*``, ``iterator_*__*``, ``callbacks__*`` and
+    ``criterion__*`` prefixes; ``module__*`` is refused (see ``**kwargs``).
 
     Parameters
     ----------
@@ -36,6 +39,7 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
     threshold : float, default=0.5
         Multi-label only: ``predict`` marks a label present when its
         probability reaches this value.
+    {text_kwargs}
 
     Attributes
     ----------
@@ -50,9 +54,17 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
     Examples
     --------
     >>> from sklattn import AttentionClassifier
-    >>> clf = AttentionClassifier("path/to/checkpoint", max_epochs=2)  # doctest: +SKIP
-    >>> clf.fit(["good film", "awful plot"], ["pos", "neg"])  # doctest: +SKIP
-    >>> clf.predict(["a good plot"])  # doctest: +SKIP
+    >>> checkpoint = "sentence-transformers/all-MiniLM-L6-v2"  # doctest: +SKIP
+    >>> texts = ["a good film", "the plot was awful", "a lovely story", "a boring scene"]
+    >>> labels = ["pos", "neg", "pos", "neg"]
+    >>> clf = AttentionClassifier(checkpoint, max_length=64, max_epochs=1,
+    ...                           random_state=0).fit(texts, labels)
+    >>> clf.classes_.tolist()
+    ['neg', 'pos']
+    >>> clf.predict_proba(["a great actor", "the music was poor"]).shape
+    (2, 2)
+    >>> clf.predict(["a great actor"]).shape
+    (1,)
     """
 
     _parameter_constraints = {

@@ -1,7 +1,7 @@
 """Task mixins: target encoding, loss choice and predictions.
 
 ``ClassifierTaskMixin`` and ``RegressorTaskMixin`` go left of a
-:class:`sklattn._net.SklattnNet` subclass and turn its raw head outputs
+:class:`sklattn._core.net.SklattnNet` subclass and turn its raw head outputs
 (``_forward_outputs``) into labels, probabilities or values. Text and tabular
 estimators share them.
 """
@@ -16,7 +16,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.class_weight import compute_class_weight
 from skorch.callbacks import EpochScoring
 
-from ._validation import _is_missing
+from .validation import _is_missing
 
 
 def check_label_values(y) -> None:
@@ -138,7 +138,7 @@ class ClassifierTaskMixin(ClassifierMixin):
 
     def initialize_criterion(self):
         loss = torch.nn.BCEWithLogitsLoss if self.multilabel_ else torch.nn.CrossEntropyLoss
-        self.criterion_ = loss(reduction="none")
+        self.criterion_ = loss(reduction="none", **self._criterion_kwargs(loss))
         return self
 
     def _loss_weights(self, targets: np.ndarray, sample_weight: np.ndarray | None):

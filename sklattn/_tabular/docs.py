@@ -74,7 +74,16 @@ d_model : int, default=64
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Configure it with ``optimizer__<name>`` parameters.
     **kwargs
-        Any other skorch parameter (``iterator_train__...``, ``callbacks__...``)."""
+        Further skorch parameters: ``iterator_train__*``, ``iterator_valid__*``,
+        ``callbacks__<name>__*``, and ``criterion__*``, passed to the loss
+        (``CrossEntropyLoss``, e.g. ``criterion__label_smoothing=0.1``;
+        ``BCEWithLogitsLoss`` for multi-label ``y``; ``MSELoss``, which takes
+        none); ``criterion__reduction`` is fixed and class weights go through
+        ``class_weight``. Set on a fitted estimator, ``criterion__*`` takes
+        effect at the next ``fit`` and keeps the trained weights.
+        ``module__*`` is refused with a ValueError: the network is built from
+        ``d_model``, ``n_heads``, ``n_layers``, ``pooling``, ``dropout`` and
+        ``attention_dropout``."""
 
 _ATTRIBUTES_DOC = """\
 n_features_in_ : int

@@ -6,11 +6,13 @@ import os
 
 import torch
 
-from ._base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
-from ._docs import fill_doc
-from ._tasks import RegressorTaskMixin
+from .._io.registry import register_estimator
+from .base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
+from .docs import fill_doc
+from .._core.tasks import RegressorTaskMixin
 
 
+@register_estimator
 @fill_doc
 class AttentionRegressor(RegressorTaskMixin, TextNetBase):
     """Text regressor that fine-tunes a pretrained transformer encoder in ``fit``.
@@ -25,6 +27,7 @@ class AttentionRegressor(RegressorTaskMixin, TextNetBase):
     {text_parameters}
     scale_target : bool, default=True
         Standardize each target column (mean 0, std 1) for training.
+    {text_kwargs}
 
     Attributes
     ----------
@@ -37,8 +40,13 @@ class AttentionRegressor(RegressorTaskMixin, TextNetBase):
     Examples
     --------
     >>> from sklattn import AttentionRegressor
-    >>> reg = AttentionRegressor("path/to/checkpoint")  # doctest: +SKIP
-    >>> reg.fit(["cheap", "pricey"], [1.0, 9.0]).predict(["costly"])  # doctest: +SKIP
+    >>> checkpoint = "sentence-transformers/all-MiniLM-L6-v2"  # doctest: +SKIP
+    >>> texts = ["a superb film", "a fine story", "the plot was poor"]
+    >>> ratings = [9.0, 6.5, 2.0]
+    >>> reg = AttentionRegressor(checkpoint, max_length=64, max_epochs=1,
+    ...                          random_state=0).fit(texts, ratings)
+    >>> reg.predict(["a lovely scene", "a dreadful actor"]).shape
+    (2,)
     """
 
     _parameter_constraints = {**TEXT_PARAMETER_CONSTRAINTS, "scale_target": ["boolean"]}

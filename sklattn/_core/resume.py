@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from .callbacks import stopped_on_purpose
+
 STATE_FILE = "training_state.pt"
 _FORMAT = 1
 
@@ -71,9 +73,19 @@ class ResumableCheckpoint(Callback):
 
     >>> from sklattn import AttentionClassifier
     >>> from sklattn.callbacks import ResumableCheckpoint
-    >>> clf = AttentionClassifier("path/to/checkpoint", max_epochs=4, random_state=0,
-    ...                           callbacks=[ResumableCheckpoint("runs/sentiment")])
-    >>> clf.fit(texts, labels)  # doctest: +SKIP
+    >>> checkpoint = "sentence-transformers/all-MiniLM-L6-v2"  # doctest: +SKIP
+    >>> texts = ["a good film", "the plot was awful", "a lovely story", "a boring scene"]
+    >>> labels = ["pos", "neg", "pos", "neg"]
+    >>> resume = ResumableCheckpoint("runs/sentiment")
+    >>> clf = AttentionClassifier(checkpoint, max_length=64, max_epochs=2, random_state=0,
+    ...                           callbacks=[resume])
+    >>> len(clf.fit(texts, labels).history)
+    2
+
+    This run started fresh, and its state file is gone once the fit completed:
+
+    >>> resume.resumed_from_epoch_ is None, resume.state_path.exists()
+    (True, False)
     """
 
     def __init__(self, dirname: str | os.PathLike) -> None:
@@ -149,8 +161,6 @@ class ResumableCheckpoint(Callback):
         os.replace(partial, path)  # atomic: never a half-written state file
 
     def on_train_end(self, net, **kwargs) -> None:
-        from .callbacks import stopped_on_purpose
-
         completed = len(net.history) - self.fit_start_epoch_ >= net.max_epochs
         if completed or stopped_on_purpose(net):
             self.state_path.unlink(missing_ok=True)

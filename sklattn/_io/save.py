@@ -1,23 +1,14 @@
-"""The saved-model format, and saving fitted estimators in it without pickle.
+"""Saving fitted estimators in the saved-model format (:mod:`.format`), without pickle.
 
-A saved model is a directory::
-
-    sklattn.json        estimator class, parameters, fitted attributes, training
-                        history, format version, library versions, the size and
-                        SHA-256 of every other file, and a SHA-256 of itself
-    model.safetensors   the network's weights (CPU tensors)
-    encoder/            text estimators: the encoder's config.json and the tokenizer
-
-:mod:`sklattn._loading` reads it back; :mod:`sklattn._atomic` makes the write
-crash-safe; :mod:`sklattn._serialize` turns values into JSON.
+Each estimator says what to store through three hooks: ``_saved_network()``
+(the module whose weights go to safetensors), ``_saved_history()`` and
+``_write_saved_files(directory)`` (extra files, e.g. the tokenizer).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import platform
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,49 +17,20 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ._atomic import atomic_directory
-from ._serialize import Unrepresentable, encode
-
-FORMAT = "sklattn-model"
-FORMAT_VERSION = 1
-MANIFEST = "sklattn.json"
-WEIGHTS = "model.safetensors"
-ENCODER_DIR = "encoder"
-EXPORT_MARKER = "sklattn_export.json"
-_MODEL_DIR = "sklattn model directory"
-
-# Rebuilt by initialization or stored as files, never encoded as JSON.
-_RUNTIME_ATTRIBUTES = frozenset({
-    "module_", "criterion_", "optimizer_", "callbacks_", "history_", "initialized_",
-    "virtual_params_", "prefixes_", "cuda_dependent_attributes_", "init_context_",
-    "tokenizer_", "encoder_", "fine_tune_history_",
-})
-
-
-def _estimator_classes() -> dict[str, type]:
-    """The only classes :func:`load` builds, by name."""
-    from ._classifier import AttentionClassifier
-    from ._embedder import AttentionEmbedder
-    from ._regressor import AttentionRegressor
-    from ._tabular import TabularAttentionClassifier, TabularAttentionRegressor
-
-    classes = (AttentionClassifier, AttentionRegressor, AttentionEmbedder,
-               TabularAttentionClassifier, TabularAttentionRegressor)
-    return {cls.__name__: cls for cls in classes}
-
-
-def _is_embedder(estimator) -> bool:
-    return type(estimator).__name__ == "AttentionEmbedder"
-
-
-def _encoder_and_tokenizer(estimator):
-    """The Hugging Face encoder and tokenizer of a text estimator (None, None for tabular)."""
-    if _is_embedder(estimator):
-        return estimator.encoder_, estimator.tokenizer_
-    tokenizer = getattr(estimator, "tokenizer_", None)
-    if tokenizer is None:
-        return None, None
-    return estimator.module_.encoder, tokenizer
+from .atomic import atomic_directory
+from .format import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    MODEL_DIR_KIND,
+    RUNTIME_ATTRIBUTES,
+    WEIGHTS,
+    file_table,
+    seal,
+    versions,
+)
+from .registry import estimator_classes
+from .serialize import Unrepresentable, encode
 
 
 class SaveMixin:
@@ -107,25 +69,20 @@ class SaveMixin:
 
         Examples
         --------
-        >>> clf.save("sentiment-model")  # doctest: +SKIP
+        >>> import numpy as np
         >>> import sklattn
-        >>> sklattn.load("sentiment-model").predict(["a fine film"])  # doctest: +SKIP
+        >>> from sklattn import AttentionClassifier
+        >>> checkpoint = "sentence-transformers/all-MiniLM-L6-v2"  # doctest: +SKIP
+        >>> texts, labels = ["a good film", "the plot was awful"], ["pos", "neg"]
+        >>> clf = AttentionClassifier(checkpoint, max_length=64, max_epochs=1).fit(texts, labels)
+        >>> clf.save("sentiment-model")
+        >>> loaded = sklattn.load("sentiment-model")
+        >>> np.array_equal(loaded.predict_proba(texts), clf.predict_proba(texts))
+        True
         """
         save_estimator(self, path)
 
 
-# -------------------------------------------------------------------- save
-def _versions() -> dict[str, str]:
-    import safetensors
-    import sklearn
-    import skorch
-    import transformers
-
-    from . import __version__
-
-    return {"sklattn": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "skorch": skorch.__version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__,
-            "safetensors": safetensors.__version__, "python": platform.python_version()}
 
 
 def _encode_params(estimator) -> tuple[dict, list[str]]:
@@ -141,7 +98,7 @@ def _encode_params(estimator) -> tuple[dict, list[str]]:
 def _encode_fitted(estimator) -> dict:
     fitted = {}
     for name, value in vars(estimator).items():
-        if not name.endswith("_") or name.startswith("_") or name in _RUNTIME_ATTRIBUTES:
+        if not name.endswith("_") or name.startswith("_") or name in RUNTIME_ATTRIBUTES:
             continue
         try:
             fitted[name] = encode(value)
@@ -207,33 +164,16 @@ def _cpu_tensors(module: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict
     return tensors, aliases
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
-def _canonical(data: dict) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-def _seal(manifest: dict) -> dict:
-    """The manifest with a checksum of its own content added."""
-    body = {key: value for key, value in manifest.items() if key != "sha256"}
-    return {**body, "sha256": hashlib.sha256(_canonical(body)).hexdigest()}
 
 
-def _file_table(root: Path) -> dict[str, dict]:
-    return {
-        file.relative_to(root).as_posix(): {"bytes": file.stat().st_size, "sha256": _sha256(file)}
-        for file in sorted(root.rglob("*")) if file.is_file()
-    }
 
 
 def _write_manifest(root: Path, manifest: dict) -> None:
-    text = json.dumps(_seal(manifest), indent=1, sort_keys=True, allow_nan=False)
+    text = json.dumps(seal(manifest), indent=1, sort_keys=True, allow_nan=False)
     (root / MANIFEST).write_text(text + "\n", encoding="utf-8")
 
 
@@ -241,11 +181,9 @@ def save_estimator(estimator, path) -> None:
     """Implementation of :meth:`SaveMixin.save`."""
     from safetensors.torch import save_file
 
-    from ._checkpoint import _quiet_transformers
-
     check_is_fitted(estimator)
     name = type(estimator).__name__
-    if _estimator_classes().get(name) is not type(estimator):
+    if estimator_classes().get(name) is not type(estimator):
         raise TypeError(
             f"save() stores sklattn's own estimator classes only, not {type(estimator).__qualname__}; "
             "use pickle or joblib for subclasses."
@@ -258,21 +196,14 @@ def save_estimator(estimator, path) -> None:
             "them again before refitting.", UserWarning, stacklevel=3,
         )
     fitted = _encode_fitted(estimator)
-    history = _encode_history(
-        estimator.fine_tune_history_ if _is_embedder(estimator) else estimator.history_, name
-    )
-    encoder, tokenizer = _encoder_and_tokenizer(estimator)
-    network = encoder if _is_embedder(estimator) else estimator.module_
-    tensors, aliases = _cpu_tensors(network)
-    _quiet_transformers()
-    with atomic_directory(path, MANIFEST, _MODEL_DIR) as staging:
+    history = _encode_history(estimator._saved_history(), name)
+    tensors, aliases = _cpu_tensors(estimator._saved_network())
+    with atomic_directory(path, MANIFEST, MODEL_DIR_KIND) as staging:
         save_file(tensors, staging / WEIGHTS, metadata={"format": "pt"})
-        if tokenizer is not None:
-            encoder.config.save_pretrained(staging / ENCODER_DIR)
-            tokenizer.save_pretrained(str(staging / ENCODER_DIR))
+        estimator._write_saved_files(staging)
         _write_manifest(staging, {
             "format": FORMAT, "format_version": FORMAT_VERSION, "estimator": name,
             "params": params, "fitted": fitted, "history": history,
             "weights": {"file": WEIGHTS, "aliases": aliases},
-            "files": _file_table(staging), "not_saved": dropped, "versions": _versions(),
+            "files": file_table(staging), "not_saved": dropped, "versions": versions(),
         })

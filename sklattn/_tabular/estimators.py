@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from numbers import Integral, Real
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -27,19 +28,22 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch.utils.data import Subset
 
-from ._net import SklattnNet
-from ._skorch_compat import resolve_seed
-from ._tabular_docs import fill_doc
-from ._tabular_modules import TABULAR_POOLING_MODES, TabularAttentionNet
-from ._tabular_training import BackboneFreezer, BestValidationWeights, validation_indices
-from ._tabular_transfer import (
+from .._core.inference import run_batches, slice_batches
+from .._core.keys import SAMPLE_WEIGHT
+from .._core.net import SklattnNet
+from .._io.registry import register_estimator
+from .._core.compat import resolve_seed
+from .docs import fill_doc
+from .modules import TABULAR_POOLING_MODES, TabularAttentionNet
+from .training import BackboneFreezer, BestValidationWeights, validation_indices
+from .transfer import (
     backbone_features,
     check_compatible,
     linear_probe_head,
     resolve_source,
 )
-from ._tasks import ClassifierTaskMixin, RegressorTaskMixin, check_label_values
-from ._validation import check_sample_weight, validate_params
+from .._core.tasks import ClassifierTaskMixin, RegressorTaskMixin, check_label_values
+from .._core.validation import check_sample_weight, validate_params
 
 TABULAR_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "d_model": [Interval(Integral, 1, None, closed="left")],
@@ -62,9 +66,11 @@ TABULAR_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
     "random_state": ["random_state"],
     "device": [str, torch.device],
+    "callbacks": [list, StrOptions({"disable"}), None],
     "train_split": [callable, None],
     "verbose": ["verbose"],
     "warm_start": ["boolean"],
+    "optimizer": [callable],
 }
 
 class _TabularNetBase(SklattnNet):
@@ -72,6 +78,12 @@ class _TabularNetBase(SklattnNet):
 
     _parameter_constraints: dict[str, list] = TABULAR_PARAMETER_CONSTRAINTS
     _fitted_attributes = ("module_", "n_outputs_", "feature_mean_")
+    # What module__<name> users mean (TabularAttentionNet is built in initialize_module).
+    _network_parameters = ("d_model", "n_heads", "n_layers", "pooling", "dropout", "attention_dropout")
+    _module_argument_hints = MappingProxyType({
+        "n_features": "the number of feature tokens is the number of columns of X in fit",
+        "n_outputs": "the width of the head is set by y in fit",
+    })
 
     def __init__(
         self, *, d_model, n_heads, n_layers, pooling, dropout, attention_dropout, init_from,
@@ -158,14 +170,14 @@ class _TabularNetBase(SklattnNet):
         targets = self._encode_targets(y, fitting=not continuing, classes=classes)
         source = None
         if not continuing and self.init_from is not None:
-            source = resolve_source(self.init_from)
+            source = resolve_source(self.init_from, _TabularNetBase)
             check_compatible(source, self, X.shape[1])
         if not continuing:
             self._fit_scaling(X, source)
         data = {"x": self._standardize(X)}
         weights = self._loss_weights(targets, weights)
         if weights is not None:
-            data["sample_weight"] = weights
+            data[SAMPLE_WEIGHT] = weights
         split = None
         if self.early_stopping and self.train_split is None:
             stratify = isinstance(self, ClassifierMixin) and targets.ndim == 1
@@ -199,7 +211,7 @@ class _TabularNetBase(SklattnNet):
         features = backbone_features(
             self.module_.backbone, data["x"][rows], self.batch_size, self.device
         )
-        weights = data.get("sample_weight")
+        weights = data.get(SAMPLE_WEIGHT)
         probe = linear_probe_head(
             features, targets[rows], None if weights is None else weights[rows],
             task=self._probe_task(), n_outputs=self.n_outputs_,
@@ -248,8 +260,8 @@ class _TabularNetBase(SklattnNet):
 
     def _forward_outputs(self, X) -> np.ndarray:
         """Head outputs, shape (n_samples, n_outputs), float64."""
-        outputs = self.forward({"x": self._checked_features(X)})  # (n, n_outputs)
-        return outputs.double().numpy()
+        dataset = self.get_dataset({"x": self._checked_features(X)})
+        return self._module_outputs(dataset).astype(np.float64)  # (n, n_outputs)
 
     def feature_attention(self, X) -> np.ndarray:
         """Per-sample attention paid to each feature by the pooled output.
@@ -270,12 +282,12 @@ class _TabularNetBase(SklattnNet):
         """
         x = torch.from_numpy(self._checked_features(X))
         self.module_.eval()
-        with torch.inference_mode():
-            chunks = [
-                self.module_.backbone.feature_attention(x[i : i + self.batch_size].to(self.device)).cpu()
-                for i in range(0, len(x), self.batch_size)
-            ]
-        return torch.cat(chunks).double().numpy()
+        attention = run_batches(
+            x, lambda batch: self.module_.backbone.feature_attention(batch).cpu().numpy(),
+            batches=lambda rows: slice_batches(rows, self.batch_size),
+            device=self.device, progress=self._shows_progress(),
+        )
+        return attention.astype(np.float64)  # (n, n_features)
 
 
 def _check_no_inf(X: np.ndarray) -> None:
@@ -287,6 +299,7 @@ def _check_no_inf(X: np.ndarray) -> None:
         )
 
 
+@register_estimator
 @fill_doc
 class TabularAttentionClassifier(ClassifierTaskMixin, _TabularNetBase):
     """Classifier whose feature tokens attend to each other, for numeric tables.
@@ -369,6 +382,7 @@ class TabularAttentionClassifier(ClassifierTaskMixin, _TabularNetBase):
         return "multilabel" if self.multilabel_ else "multiclass"
 
 
+@register_estimator
 @fill_doc
 class TabularAttentionRegressor(RegressorTaskMixin, _TabularNetBase):
     """Regressor whose feature tokens attend to each other, for numeric tables.

@@ -110,10 +110,23 @@ checkpoint : str or os.PathLike
         If True, ``fit`` continues training a fitted model instead of
         starting again from the checkpoint.
     optimizer : torch optimizer class, default=torch.optim.AdamW
-        Optimizer; its options are reachable as ``optimizer__<name>``.
-    **kwargs
-        Further skorch parameters such as ``iterator_train__num_workers`` or
-        ``callbacks__print_log__floatfmt``."""
+        Optimizer; its options are reachable as ``optimizer__<name>``."""
+
+# Its own placeholder, so that **kwargs comes last, after the estimator's own parameters.
+TEXT_KWARGS_DOC = """**kwargs
+        Further skorch parameters: ``iterator_train__*`` and
+        ``iterator_valid__*`` (e.g. ``iterator_train__num_workers``),
+        ``callbacks__<name>__*`` (e.g. ``callbacks__print_log__floatfmt``),
+        and ``criterion__*``, passed to the loss: ``CrossEntropyLoss`` (e.g.
+        ``criterion__label_smoothing=0.1``), ``BCEWithLogitsLoss`` for
+        multi-label ``y`` (e.g. ``criterion__pos_weight``), or ``MSELoss``
+        (which takes none). ``criterion__reduction`` is fixed (per-sample
+        losses weighted by ``sample_weight``) and class weights go through
+        ``class_weight``. Set on a fitted estimator, ``criterion__*`` takes
+        effect at the next ``fit`` or ``partial_fit`` and keeps the trained
+        weights. ``module__*`` is refused with a ValueError: the network is
+        built from the parameters above (``dropout``, ``pooling``,
+        ``finetune``, ...)."""
 
 TEXT_FITTED_ATTRIBUTES_DOC = """\
 module_ : torch.nn.Module
@@ -133,6 +146,6 @@ module_ : torch.nn.Module
 def fill_doc(cls):
     """Substitute the shared parameter docs into a class docstring."""
     cls.__doc__ = cls.__doc__.replace("{text_parameters}", TEXT_PARAMETERS_DOC).replace(
-        "{text_fitted_attributes}", TEXT_FITTED_ATTRIBUTES_DOC
-    )
+        "{text_kwargs}", TEXT_KWARGS_DOC
+    ).replace("{text_fitted_attributes}", TEXT_FITTED_ATTRIBUTES_DOC)
     return cls
