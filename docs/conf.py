@@ -67,12 +67,27 @@ nitpick_ignore_regex = [
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
 
+# The API examples use a variable ``checkpoint`` (a hub id in the rendered text, skipped
+# in tests): here it is the tiny random checkpoint the test suite builds, and every
+# example runs in a temporary directory, so ``clf.save("sentiment-model")`` writes there.
 doctest_global_setup = """
+import os, sys, tempfile
 import matplotlib
 matplotlib.use("Agg")
 import torch
 torch.set_num_threads(1)
+if "_SKLATTN_DOCTEST_DIR" not in os.environ:
+    os.environ["_SKLATTN_DOCTEST_DIR"] = tempfile.mkdtemp(prefix="sklattn-doctest-")
+_doctest_dir = os.environ["_SKLATTN_DOCTEST_DIR"]
+checkpoint = os.path.join(_doctest_dir, "tiny-bert")
+if not os.path.isdir(checkpoint):
+    sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
+    from conftest import build_tiny_checkpoint
+    build_tiny_checkpoint(checkpoint)
+_cwd = os.getcwd()
+os.chdir(_doctest_dir)
 """
+doctest_global_cleanup = "os.chdir(_cwd)"
 
 html_theme = "alabaster"
 html_title = f"sklattn {version}"
