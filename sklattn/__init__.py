@@ -6,6 +6,7 @@ from ._text.embedder import AttentionEmbedder
 from ._text.feature_cache import clear_feature_cache
 from ._io.load import load
 from ._text.regressor import AttentionRegressor
+from ._text.token_classifier import AttentionTokenClassifier
 from ._tabular.estimators import TabularAttentionClassifier, TabularAttentionRegressor
 
 
@@ -13,6 +14,7 @@ __all__ = [
     "AttentionClassifier",
     "AttentionRegressor",
     "AttentionEmbedder",
+    "AttentionTokenClassifier",
     "TabularAttentionClassifier",
     "TabularAttentionRegressor",
     "clear_feature_cache",

@@ -27,6 +27,7 @@ from skorch.callbacks import GradientNormClipping
 
 from ._text.classifier import AttentionClassifier
 from ._text.regressor import AttentionRegressor
+from ._core.callbacks import fit_epochs
 from .callbacks import WarmupLinearSchedule
 
 try:
@@ -46,7 +47,7 @@ class _OptimizerStepSchedule(WarmupLinearSchedule):
             return
         batches = len(net.get_iterator(dataset_train, training=True))  # this process's share
         per_epoch = math.ceil(batches / net.accelerator.gradient_accumulation_steps)
-        self.total_steps_ = max(1, per_epoch * net.max_epochs)
+        self.total_steps_ = max(1, per_epoch * fit_epochs(net))
         ratio = net.warmup_ratio if self.warmup_ratio is None else self.warmup_ratio
         self.warmup_steps_ = math.ceil(ratio * self.total_steps_)
         self._set_lr(net)

@@ -79,6 +79,21 @@ def test_prediction_order_is_restored_after_length_sorting(fitted):
     np.testing.assert_allclose(proba, singles, atol=1e-5)
 
 
+@pytest.mark.parametrize("finetune", ["full", "head"])
+def test_outputs_keep_input_order_for_very_different_lengths_over_several_batches(
+    tiny_checkpoint, sentiment_data, finetune
+):
+    X, y = sentiment_data
+    clf = AttentionClassifier(tiny_checkpoint, max_length=32, max_epochs=1, batch_size=3,
+                              finetune=finetune, random_state=0).fit(X[:12], y[:12])
+    long = " ".join(["the film was very good and the music quite lovely"] * 2)
+    texts = [long, "bad", "a fine plot", long + " awful", "good", "the story was boring", "superb"]
+    singles = np.vstack([clf.predict_proba([text]) for text in texts])
+    np.testing.assert_allclose(clf.predict_proba(texts), singles, atol=1e-5)
+    explanations = clf.explain(texts)
+    assert [e["tokens"] for e in explanations] == [clf.tokenizer_.tokenize(t) for t in texts]
+
+
 def test_class_weight_shifts_predictions_toward_the_weighted_class(tiny_checkpoint):
     X, y = make_sentiment_texts(80)
     X_test, _ = make_sentiment_texts(100, seed=5)
@@ -311,3 +326,125 @@ def test_explain_returns_normalized_weights_per_token(fitted, tiny_checkpoint):
 
     with pytest.raises(NotFittedError):
         AttentionClassifier(tiny_checkpoint).explain(texts)
+
+
+# ------------------------------------------------- max_epochs="auto" (issue 17)
+class _CountSteps(Callback):
+    """Counts training batches (optimizer steps) of each fit."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.steps_ = 0
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        self.steps_ += int(training)
+
+
+def _auto_fit(tiny_checkpoint, X, y, **params):
+    counter = _CountSteps()
+    clf = AttentionClassifier(tiny_checkpoint, max_length=16, batch_size=16, random_state=0,
+                              callbacks=[("count_steps", counter)], **params).fit(X, y)
+    return clf, counter.steps_
+
+
+def test_auto_epochs_give_small_data_the_minimum_number_of_steps(tiny_checkpoint):
+    from sklattn._text.small_data import AUTO_MIN_STEPS, auto_max_epochs
+
+    X, y = make_sentiment_texts(20, seed=3)  # 2 batches of 16 per epoch
+    clf, steps = _auto_fit(tiny_checkpoint, X, y)
+    assert clf.max_epochs == "auto"
+    assert clf.max_epochs_ == auto_max_epochs(2, "full") == AUTO_MIN_STEPS["full"] // 2
+    assert len(clf.history_) == clf.max_epochs_
+    assert steps == clf.max_epochs_ * 2 >= AUTO_MIN_STEPS["full"]
+    # The warmup and decay span exactly those steps.
+    schedule = dict(clf.callbacks_)["lr_schedule"]
+    assert schedule.total_steps_ == schedule.step_ == steps
+    assert schedule.warmup_steps_ == int(np.ceil(0.1 * steps))
+
+
+def test_auto_epochs_count_the_training_split_only(tiny_checkpoint):
+    from skorch.dataset import ValidSplit
+
+    X, y = make_sentiment_texts(40, seed=3)  # 32 train texts after the split: 2 batches
+    clf, steps = _auto_fit(tiny_checkpoint, X, y, train_split=ValidSplit(5, stratified=True))
+    assert steps == clf.max_epochs_ * 2 >= 60
+    assert "valid_loss" in clf.history_[-1]
+
+
+def test_auto_epochs_on_large_data_are_exactly_three(tiny_checkpoint):
+    from sklattn._text.small_data import AUTO_EPOCHS, AUTO_MIN_STEPS
+
+    n = 16 * AUTO_MIN_STEPS["full"] // AUTO_EPOCHS  # reaches the minimum in 3 epochs
+    X, y = make_sentiment_texts(n, seed=4)
+    clf, steps = _auto_fit(tiny_checkpoint, X, y)
+    assert clf.max_epochs_ == len(clf.history_) == AUTO_EPOCHS == 3
+    assert steps == 3 * n // 16
+
+
+def test_auto_epochs_for_a_frozen_encoder_use_more_steps(tiny_checkpoint):
+    from sklattn._text.small_data import AUTO_MIN_STEPS
+
+    X, y = make_sentiment_texts(20, seed=3)
+    clf, steps = _auto_fit(tiny_checkpoint, X, y, finetune="head")
+    assert steps == clf.max_epochs_ * 2 >= AUTO_MIN_STEPS["head"] > AUTO_MIN_STEPS["full"]
+
+
+def test_integer_max_epochs_is_honoured_exactly(tiny_checkpoint):
+    X, y = make_sentiment_texts(20, seed=3)
+    clf, steps = _auto_fit(tiny_checkpoint, X, y, max_epochs=2)
+    assert clf.max_epochs_ == len(clf.history_) == 2
+    assert steps == 4
+    assert dict(clf.callbacks_)["lr_schedule"].total_steps_ == 4
+
+
+def test_auto_survives_clone_and_get_params(tiny_checkpoint):
+    from sklearn.base import clone
+
+    clf = AttentionClassifier(tiny_checkpoint)
+    assert clf.get_params()["max_epochs"] == "auto"
+    assert clone(clf).max_epochs == "auto"
+    X, y = make_sentiment_texts(20, seed=3)
+    fitted, _ = _auto_fit(tiny_checkpoint, X, y)
+    assert clone(fitted).get_params()["max_epochs"] == "auto"
+    assert not hasattr(clone(fitted), "max_epochs_")
+    with pytest.raises(ValueError, match="max_epochs"):
+        AttentionClassifier(tiny_checkpoint, max_epochs="long").fit(X, y)
+
+
+def test_partial_fit_resolves_auto_from_each_call(tiny_checkpoint):
+    X, y = make_sentiment_texts(20, seed=3)
+    counter = _CountSteps()
+    clf = AttentionClassifier(tiny_checkpoint, max_length=16, batch_size=16, random_state=0,
+                              callbacks=[("count_steps", counter)])
+    clf.partial_fit(X, y)
+    first = clf.max_epochs_
+    assert counter.steps_ == 2 * first >= 60
+    clf.partial_fit(X[:10], y[:10])  # one batch per epoch: more epochs for the same steps
+    assert clf.max_epochs_ == 2 * first
+    assert counter.steps_ == clf.max_epochs_ >= 60
+    assert len(clf.history_) == 3 * first
+    clf.set_params(max_epochs=1).partial_fit(X, y)  # streaming chunks: an integer
+    assert clf.max_epochs_ == 1 and counter.steps_ == 2
+
+
+def test_resumed_auto_fit_trains_only_the_epochs_left(tiny_checkpoint, tmp_path):
+    from sklattn.callbacks import ResumableCheckpoint
+
+    class CrashInEpoch(Callback):
+        def on_epoch_begin(self, net, **kwargs):
+            if len(net.history) == 10:
+                raise RuntimeError("simulated crash")
+
+    X, y = make_sentiment_texts(20, seed=3)
+    params = dict(max_length=16, batch_size=16, random_state=0)
+    full = AttentionClassifier(tiny_checkpoint, **params).fit(X, y)
+    clf = AttentionClassifier(tiny_checkpoint, **params,
+                              callbacks=[CrashInEpoch(), ResumableCheckpoint(tmp_path)])
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        clf.fit(X, y)
+    resumed = clf.set_params(callbacks=[ResumableCheckpoint(tmp_path)]).fit(X, y)
+    assert dict(resumed.callbacks_)["ResumableCheckpoint"].resumed_from_epoch_ == 10
+    assert resumed.max_epochs_ == full.max_epochs_ == len(resumed.history_) == 30
+    assert dict(resumed.callbacks_)["lr_schedule"].step_ == dict(full.callbacks_)["lr_schedule"].step_ == 60
+    assert not (tmp_path / "training_state.pt").exists()  # completed: state file removed
+    for name, value in full.module_.state_dict().items():
+        assert torch.allclose(value, resumed.module_.state_dict()[name], atol=1e-6), name

@@ -394,14 +394,18 @@ def test_criterion_prefix_reaches_the_loss_and_changes_it(tiny_checkpoint, senti
     assert clone(smoothed).get_params()["criterion__label_smoothing"] == 0.5
 
 
-def test_criterion_prefix_reaches_the_multilabel_loss():
-    y = np.stack([Y_PREFIX_TAB, 1 - Y_PREFIX_TAB, (X_PREFIX_TAB[:, 1] > 0).astype(int)], axis=1)
+def test_criterion_prefix_reaches_the_multilabel_loss(tiny_checkpoint, sentiment_data):
+    X, labels = sentiment_data
+    positive = (labels[:32] == "pos").astype(int)
+    y = np.stack([positive, 1 - positive, np.arange(32) % 2], axis=1)
     pos_weight = torch.tensor([1.0, 2.0, 3.0])
-    clf = TabularAttentionClassifier(**PREFIX_TABULAR, criterion__pos_weight=pos_weight)
-    clf.fit(X_PREFIX_TAB, y)
+    clf, _, _ = _prefix_case("text-classifier", tiny_checkpoint, sentiment_data,
+                             criterion__pos_weight=pos_weight)
+    clf.fit(X[:32], y)
     assert isinstance(clf.criterion_, torch.nn.BCEWithLogitsLoss)
     assert torch.equal(clf.criterion_.pos_weight, pos_weight)
-    plain = TabularAttentionClassifier(**PREFIX_TABULAR).fit(X_PREFIX_TAB, y)
+    plain, _, _ = _prefix_case("text-classifier", tiny_checkpoint, sentiment_data)
+    plain.fit(X[:32], y)
     logits, targets = torch.zeros(2, 3), np.ones((2, 3), dtype=np.float32)
     assert clf.get_loss(logits, targets) > plain.get_loss(logits, targets)
 
@@ -448,6 +452,17 @@ def test_criterion_prefix_errors_name_the_parameter_and_the_fix(kind, params, me
     with pytest.raises(ValueError, match=message):
         est.fit(X, y)
     assert not est.initialized_
+
+
+def test_criterion_prefix_survives_save_and_load(tmp_path):
+    import sklattn
+
+    clf = TabularAttentionClassifier(**PREFIX_TABULAR, criterion__label_smoothing=0.2)
+    clf.fit(X_PREFIX_TAB, Y_PREFIX_TAB).save(tmp_path / "model")
+    loaded = sklattn.load(tmp_path / "model")
+    assert loaded.criterion_.label_smoothing == 0.2
+    assert loaded.get_params()["criterion__label_smoothing"] == 0.2
+    np.testing.assert_allclose(loaded.predict_proba(X_PREFIX_TAB), clf.predict_proba(X_PREFIX_TAB))
 
 
 def test_invalid_criterion_prefix_set_on_fitted_estimator_leaves_it_fitted():

@@ -328,3 +328,54 @@ def test_bad_input_matrix_spans_every_estimator():
 def test_score_with_labels_never_seen_counts_them_wrong(fitted):
     """As in scikit-learn, ``score`` does not raise on unseen labels: they are simply errors."""
     assert fitted["classifier"].score(X_GOOD[:4], ["maybe"] * 4) == 0.0
+
+
+# ------------------------------------------------------------------------------
+# Sparse matrices (e.g. TfidfVectorizer output) are not texts: a TypeError that says so.
+def _sparse_X():
+    from scipy import sparse
+
+    return sparse.csr_matrix(np.eye(8)[:, :3])
+
+
+SPARSE_MESSAGE = (r"X is a sparse matrix \(csr_matrix\) of shape \(8, 3\), but sparse input is not "
+                  r"supported: text estimators take texts")
+
+
+@pytest.mark.parametrize("action", [
+    lambda c, f: _clf(c).fit(_sparse_X(), Y_GOOD),
+    lambda c, f: _reg(c).fit(_sparse_X(), np.arange(8.0)),
+    lambda c, f: _clf(c).partial_fit(_sparse_X(), Y_GOOD),
+    lambda c, f: AttentionEmbedder(c).fit(_sparse_X()),
+    lambda c, f: AttentionEmbedder(c).fit_transform(_sparse_X()),
+    lambda c, f: f["classifier"].predict(_sparse_X()),
+    lambda c, f: f["classifier"].predict_proba(_sparse_X()),
+    lambda c, f: f["regressor"].predict(_sparse_X()),
+    lambda c, f: f["embedder"].transform(_sparse_X()),
+    lambda c, f: _clf(c, text_columns=[0]).fit(_sparse_X(), Y_GOOD),
+], ids=["clf-fit", "reg-fit", "clf-partial-fit", "emb-fit", "emb-fit-transform", "clf-predict",
+        "clf-predict-proba", "reg-predict", "emb-transform", "clf-fit-text-columns"])
+def test_sparse_X_is_refused_naming_sparsity(action, tiny_checkpoint, fitted):
+    with pytest.raises(TypeError, match=SPARSE_MESSAGE):
+        action(tiny_checkpoint, fitted)
+
+
+def test_sparse_array_and_sparse_dataframe_are_refused_too(tiny_checkpoint, fitted):
+    import pandas as pd
+    from scipy import sparse
+
+    with pytest.raises(TypeError, match=r"sparse matrix \(csr_array\).*Pass the raw texts"):
+        fitted["classifier"].predict(sparse.csr_array(np.eye(3)))
+    frame = pd.DataFrame(np.eye(3)).astype(pd.SparseDtype(float, 0.0))
+    with pytest.raises(TypeError, match="X is a pandas sparse DataFrame of shape"):
+        fitted["embedder"].transform(frame)
+
+
+@pytest.mark.parametrize("estimator_class", [AttentionClassifier, AttentionRegressor, AttentionEmbedder])
+def test_sklearn_check_estimator_sparse_tag(estimator_class, tiny_checkpoint):
+    from sklearn.utils import get_tags
+    from sklearn.utils.estimator_checks import check_estimator_sparse_tag
+
+    estimator = estimator_class(tiny_checkpoint, max_length=32)
+    assert not get_tags(estimator).input_tags.sparse
+    check_estimator_sparse_tag(estimator_class.__name__, estimator)

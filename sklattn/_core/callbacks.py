@@ -20,12 +20,24 @@ def warmup_linear_factor(step: int, warmup_steps: int, total_steps: int) -> floa
     return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
 
+def fit_epochs(net) -> int:
+    """Epochs the running fit of ``net`` trains for.
+
+    sklattn estimators resolve ``max_epochs`` (``"auto"`` included) into
+    ``max_epochs_`` when their fit loop starts; other skorch nets have only
+    ``max_epochs``.
+    """
+    resolved = getattr(net, "max_epochs_", None)
+    return int(net.max_epochs if resolved is None else resolved)
+
+
 class WarmupLinearSchedule(Callback):
     """Linear warmup then linear decay, stepped after every optimizer step.
 
     The number of steps is computed when training starts, from the real size of
     the training split of *this* fit (after any validation split), the batch
-    size and ``max_epochs``, so the schedule stays right when cross-validation
+    size and the epochs of this fit (``max_epochs``, or what ``"auto"`` resolved
+    to, ``max_epochs_``), so the schedule stays right when cross-validation
     or a grid search changes the data or the number of epochs. Each call to
     ``fit`` or ``partial_fit`` runs one full schedule.
 
@@ -59,7 +71,7 @@ class WarmupLinearSchedule(Callback):
         if self.total_steps_ is not None:
             return
         batches_per_epoch = len(net.get_iterator(dataset_train, training=True))
-        self.total_steps_ = max(1, batches_per_epoch * net.max_epochs)
+        self.total_steps_ = max(1, batches_per_epoch * fit_epochs(net))
         ratio = net.warmup_ratio if self.warmup_ratio is None else self.warmup_ratio
         self.warmup_steps_ = math.ceil(ratio * self.total_steps_)
         self._set_lr(net)

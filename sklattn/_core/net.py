@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn import get_config
+from sklearn.utils.metadata_routing import process_routing
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
 from skorch.callbacks import GradientNormClipping, PrintLog
@@ -193,10 +195,11 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
         return self
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
-        # A fit resumed by ResumableCheckpoint trains only the epochs it has left.
-        if epochs is None:
-            epochs = self.max_epochs - self.__dict__.pop("resumed_epochs_", 0)
         try:
+            if epochs is None:
+                # max_epochs resolved for this fit's data; a fit resumed by
+                # ResumableCheckpoint trains only the epochs it has left.
+                epochs = self._resolve_max_epochs(X, y, fit_params) - self.__dict__.pop("resumed_epochs_", 0)
             return super().fit_loop(X, y, epochs, **fit_params)
         except KeyboardInterrupt:  # skorch's partial_fit ends training cleanly after this
             if not stopped_on_purpose(self):
@@ -207,6 +210,44 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
                     UserWarning, stacklevel=2,
                 )
             raise
+        finally:
+            self.__dict__.pop("presplit_", None)
+
+    def _resolve_max_epochs(self, X, y, fit_params: dict) -> int:
+        """The epochs this fit trains (``max_epochs``, ``"auto"`` resolved), kept as ``max_epochs_``.
+
+        ``"auto"`` depends on the number of training batches, known only once the
+        validation split is made: the split is made here, once, and handed on to
+        skorch's loop by :meth:`get_split_datasets`, so the random stream is the
+        same as with an integer ``max_epochs``.
+        """
+        if not (isinstance(self.max_epochs, str) and self.max_epochs == "auto"):
+            self.max_epochs_ = int(self.max_epochs)
+            return self.max_epochs_
+        datasets = self.get_split_datasets(X, y, **self._split_params(fit_params))
+        self.__dict__["presplit_"] = datasets
+        batches = len(self.get_iterator(datasets[0], training=True))
+        self.max_epochs_ = int(self._auto_max_epochs(batches))
+        return self.max_epochs_
+
+    def _split_params(self, fit_params: dict) -> dict:
+        """The arguments skorch's fit loop passes to ``train_split`` (see ``NeuralNet.fit_loop``)."""
+        params = {key: value for key, value in fit_params.items() if key != "_routing_method"}
+        if not get_config().get("enable_metadata_routing", False):
+            return params
+        routed = process_routing(self, fit_params.get("_routing_method", "fit"), **params)
+        return routed.get("splitter", {"split": {}})["split"]
+
+    def _auto_max_epochs(self, batches_per_epoch: int) -> int:
+        """Epochs for ``max_epochs="auto"`` given the training batches per epoch."""
+        raise ValueError(f"{type(self).__name__} does not support max_epochs='auto'; pass an integer.")
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        # The split _resolve_max_epochs made for this fit, when it made one.
+        presplit = self.__dict__.pop("presplit_", None)
+        if presplit is not None:
+            return presplit
+        return super().get_split_datasets(X, y, **fit_params)
 
     def initialize_criterion(self):
         kwargs = self._criterion_kwargs(self._criterion_class)
@@ -380,6 +421,10 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
 
         The first call initializes like ``fit``. Parameters as in :meth:`fit`;
         ``classes`` (classifiers only) declares every label on the first call.
+        ``max_epochs="auto"`` is resolved from the data of each call, as in
+        ``fit`` (a call on 16 texts trains as many epochs as a fit on them
+        would; ``max_epochs_`` holds the count of the last call): to stream
+        many small chunks, pass an integer ``max_epochs`` such as 1.
         """
         self._check_prefixed_params()
         return self._fit(X, y, sample_weight, bool(self.initialized_), fit_params, classes)

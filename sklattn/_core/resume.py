@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
-from .callbacks import stopped_on_purpose
+from .callbacks import fit_epochs, stopped_on_purpose
 
 STATE_FILE = "training_state.pt"
 _FORMAT = 1
@@ -161,7 +161,7 @@ class ResumableCheckpoint(Callback):
         os.replace(partial, path)  # atomic: never a half-written state file
 
     def on_train_end(self, net, **kwargs) -> None:
-        completed = len(net.history) - self.fit_start_epoch_ >= net.max_epochs
+        completed = len(net.history) - self.fit_start_epoch_ >= fit_epochs(net)
         if completed or stopped_on_purpose(net):
             self.state_path.unlink(missing_ok=True)
 

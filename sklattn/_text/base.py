@@ -46,6 +46,7 @@ from .finetune import (
     layerwise_groups,
 )
 from .modules import POOLING_MODES, EncoderWithHead
+from .small_data import auto_max_epochs
 from .._core.inference import autocast_context, run_batches
 from .._core.keys import SAMPLE_WEIGHT
 from .._core.net import SklattnNet
@@ -83,7 +84,7 @@ TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     "layer_lr_decay": [Interval(Real, 0, 1, closed="right")],
     "head_lr": [Interval(Real, 0, None, closed="neither"), None],
-    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "group_by_length": ["boolean"],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -231,6 +232,10 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
 
     def _learning_rate(self) -> float:
         return AUTO_LEARNING_RATES[self.finetune] if self.lr == "auto" else self.lr
+
+    def _auto_max_epochs(self, batches_per_epoch: int) -> int:
+        # max_epochs="auto": see sklattn._text.small_data for the rule and why.
+        return auto_max_epochs(batches_per_epoch, self.finetune)
 
     def _parameter_groups(self, lr: float):
         return list(layerwise_groups(

@@ -96,7 +96,7 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         lr: float | str = "auto",
         layer_lr_decay: float = 1.0,
         head_lr: float | None = None,
-        max_epochs: int = 3,
+        max_epochs: int | str = "auto",
         batch_size: int = 32,
         group_by_length: bool = True,
         weight_decay: float = 0.01,

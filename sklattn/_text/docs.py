@@ -73,8 +73,20 @@ checkpoint : str or os.PathLike
     head_lr : float or None, default=None
         Learning rate of the head; None uses ``lr``. A larger head rate often
         helps with ``finetune="head"`` or ``"lora"``.
-    max_epochs : int, default=3
-        Passes over the training data per ``fit``.
+    max_epochs : int or "auto", default="auto"
+        Passes over the training data per ``fit``. ``"auto"`` fits the count
+        to the data: ``max(3, ceil(min_steps / batches_per_epoch))`` epochs,
+        where ``batches_per_epoch`` is counted on the training split of this
+        fit and ``min_steps`` is 60 optimizer steps (300 for
+        ``finetune="head"``, whose steps on cached features cost next to
+        nothing). Data that reaches ``min_steps`` within 3 epochs (about 640
+        texts at ``batch_size=32``; 3,200 with ``"head"``) trains exactly 3
+        epochs; smaller data trains longer, e.g. 60 epochs over 16 texts.
+        Three epochs over 16 texts would be 3 optimizer steps, mostly
+        warmup, and leave the pretrained encoder almost where it started.
+        Warmup (``warmup_ratio``) and decay span the resolved steps.
+        ``partial_fit`` resolves ``"auto"`` from the data of each call; the
+        value used is kept in ``max_epochs_``.
     batch_size : int, default=32
         Texts per optimizer step (and per prediction batch).
     group_by_length : bool, default=True
@@ -139,6 +151,9 @@ module_ : torch.nn.Module
         Width of the head.
     n_text_columns_ : int
         1 for single texts, 2 for sentence pairs.
+    max_epochs_ : int
+        Epochs the last ``fit`` or ``partial_fit`` was set to train:
+        ``max_epochs`` with ``"auto"`` resolved (before any early stopping).
     history_ : skorch.History
         Per-epoch and per-batch training records."""
 

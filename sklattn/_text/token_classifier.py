@@ -1,0 +1,643 @@
+"""AttentionTokenClassifier: tag every word (named entities, parts of speech).
+
+The text machinery of :class:`~sklattn._text.base.TextNetBase` (checkpoint
+loading, fine-tuning strategies, AdamW with warmup, length-grouped batches,
+saving) with words instead of texts: :mod:`.word_alignment` turns sentences
+into windows of word pieces, a linear head reads every token state, and the
+loss and predictions use the first piece of each word.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import numpy as np
+import torch
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import check_is_fitted
+from skorch.utils import to_tensor
+from torch import nn
+
+from .._core.inference import run_batches
+from .._core.keys import SAMPLE_WEIGHT
+from .._core.validation import check_sample_weight, validate_params
+from .._io.atomic import atomic_directory
+from .._io.format import EXPORT_MARKER, versions
+from .._io.registry import register_estimator
+from .base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
+from .data import TokenizedDataset, length_order
+from .docs import TEXT_PARAMETERS_DOC
+from .export import _without_adapters
+from .finetune import add_lora_adapters, freeze_for_strategy
+from .tagging_metrics import entity_f1, tag_scheme
+from .word_alignment import (
+    WindowCollate,
+    align_sentences,
+    check_sentences,
+    check_tag_lists,
+    gather_word_outputs,
+)
+
+# Batch entries that are bookkeeping for the loss and the predictions, not encoder inputs.
+_BOOKKEEPING = ("word_index", "chunk_owner")
+
+TOKEN_PARAMETERS = (
+    "checkpoint", "max_length", "stride", "finetune", "trainable_layers", "lora_r",
+    "lora_alpha", "lora_dropout", "lora_target_modules", "class_weight", "dropout", "lr",
+    "layer_lr_decay", "head_lr", "max_epochs", "batch_size", "group_by_length",
+    "weight_decay", "warmup_ratio", "max_grad_norm", "precision", "random_state", "device",
+    "callbacks", "train_split", "verbose", "warm_start", "optimizer",
+)
+
+_TOKEN_DOC_OVERRIDES = {
+    "max_length": """\
+max_length : int, default=128
+        Word pieces per window, special tokens included. A sentence with more
+        pieces is read in several windows overlapping by ``stride`` pieces;
+        every word still gets exactly one tag (read in the window where its
+        first piece has the most context on both sides).""",
+    "stride": """\
+stride : int or None, default=None
+        Pieces shared by consecutive windows of a long sentence. None uses a
+        quarter of ``max_length``. Must be smaller than the pieces of a
+        window (``max_length`` minus the special tokens).""",
+    "class_weight": """\
+class_weight : None, "balanced" or dict, default=None
+        Weights of the tags in the loss, as in scikit-learn: ``"balanced"``
+        weighs tags inversely to their frequency among the words of ``y``; a
+        dict maps tags to weights (missing tags weigh 1). Multiplied with
+        ``sample_weight`` (one weight per sentence).""",
+    "dropout": """\
+dropout : float, default=0.1
+        Dropout on the token states before the linear head.""",
+    "batch_size": """\
+batch_size : int, default=32
+        Sentences per optimizer step (and per prediction batch); a long
+        sentence brings all its windows.""",
+    "finetune": """\
+finetune : {"full", "head", "top_k", "lora"}, default="full"
+        What trains: everything; only the head on a frozen encoder (kept in
+        eval mode); the top ``trainable_layers`` transformer layers and the
+        head; or LoRA adapters (through ``peft``, ``pip install
+        'sklattn[lora]'``) and the head.""",
+}
+
+_ENTRY = re.compile(r"^ {0,4}(\*\*kwargs|[A-Za-z_]\w*) : ")
+
+
+def _parameter_entries(doc: str) -> dict[str, str]:
+    """The entries of a numpy-style Parameters block, by parameter name, unindented."""
+    entries: dict[str, list[str]] = {}
+    current = None
+    for line in doc.splitlines():
+        match = _ENTRY.match(line) or (re.match(r"^ {0,4}(\*\*kwargs)$", line))
+        if match:
+            current = match.group(1)
+            entries[current] = [line.strip()]
+        elif current is not None:
+            entries[current].append(line)
+    return {name: "\n".join(lines) for name, lines in entries.items()}
+
+
+def _token_parameters_doc() -> str:
+    """The shared text-parameter docs, restricted to this estimator's parameters."""
+    shared = _parameter_entries(TEXT_PARAMETERS_DOC)
+    names = [*TOKEN_PARAMETERS, "**kwargs"]
+    return "\n    ".join(_TOKEN_DOC_OVERRIDES.get(name) or shared[name] for name in names)
+
+
+def _fill_token_doc(cls):
+    cls.__doc__ = cls.__doc__.replace("{token_parameters}", _token_parameters_doc())
+    return cls
+
+
+class TokenTaggingModule(nn.Module):
+    """A Hugging Face encoder followed by dropout and a linear layer on every token state.
+
+    The same layout as ``AutoModelForTokenClassification`` for BERT-like
+    models (encoder, dropout, ``classifier`` linear), so the weights export
+    one to one.
+
+    Parameters
+    ----------
+    encoder : transformers.PreTrainedModel
+        Bare encoder returning ``last_hidden_state``.
+    n_outputs : int
+        Number of tags.
+    dropout : float
+        Dropout before the head.
+    frozen_encoder : bool, default=False
+        Keep the encoder in eval mode and out of autograd (``finetune="head"``).
+    """
+
+    def __init__(self, encoder: nn.Module, n_outputs: int, dropout: float,
+                 frozen_encoder: bool = False) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.frozen_encoder = frozen_encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, n_outputs)
+
+    def train(self, mode: bool = True) -> "TokenTaggingModule":
+        super().train(mode)
+        if self.frozen_encoder:
+            self.encoder.eval()
+        return self
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        """Tag logits of every position, shape (C, T, n_outputs), for C windows of T pieces."""
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            inputs["token_type_ids"] = token_type_ids
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_encoder):
+            hidden = self.encoder(**inputs).last_hidden_state  # (C, T, H)
+        return self.head(self.dropout(hidden))  # (C, T, n_outputs)
+
+
+@register_estimator
+@_fill_token_doc
+class AttentionTokenClassifier(TextNetBase):
+    """Word tagger (named entities, parts of speech) that fine-tunes a transformer encoder.
+
+    ``X`` holds sentences, each a list of words, the way CoNLL files and
+    sklearn-crfsuite hold them (``[["John", "lives", "in", "Paris"], ...]``);
+    a sentence given as one string is split on whitespace (``str.split()``),
+    so ``"John lives in Paris"`` is the same sentence. ``y`` holds one list of
+    string tags per sentence, as long as the sentence (e.g. IOB2 ``B-PER``,
+    ``I-PER``, ``O``, or part-of-speech tags).
+
+    Each word is split into word pieces; the first piece of a word carries its
+    tag, the other pieces are ignored by the loss. A sentence longer than
+    ``max_length`` pieces is read in overlapping windows, and every word
+    still gets exactly one tag. A linear head on every token state gives the
+    tag logits, trained with cross-entropy, AdamW, linear warmup and decay.
+    Built on skorch's ``NeuralNet`` like the other sklattn estimators:
+    skorch parameters, prefixes, callbacks and ``history_`` all work.
+
+    Parameters
+    ----------
+    {token_parameters}
+
+    Attributes
+    ----------
+    classes_ : ndarray of str, shape (n_tags,)
+        Tags seen in ``fit``, sorted: the column order of ``predict_proba``.
+    module_ : torch.nn.Module
+        The encoder with its token head.
+    tokenizer_ : transformers tokenizer
+        Tokenizer loaded from the checkpoint (a fast tokenizer, which maps
+        pieces to words); pickled with the estimator.
+    checkpoint_path_ : str
+        Where the weights were loaded from.
+    n_outputs_ : int
+        Number of tags.
+    history_ : skorch.History
+        Per-epoch and per-batch training records.
+
+    Examples
+    --------
+    >>> from sklattn import AttentionTokenClassifier
+    >>> checkpoint = "sentence-transformers/all-MiniLM-L6-v2"  # doctest: +SKIP
+    >>> X = [["the", "film", "was", "good"], ["a", "lovely", "story"]]
+    >>> y = [["O", "O", "O", "B-OPINION"], ["O", "B-OPINION", "O"]]
+    >>> tagger = AttentionTokenClassifier(checkpoint, max_length=32, max_epochs=1,
+    ...                                   random_state=0).fit(X, y)
+    >>> tagger.classes_.tolist()
+    ['B-OPINION', 'O']
+    >>> [len(tags) for tags in tagger.predict([["a", "good", "plot"], "the music was awful"])]
+    [3, 4]
+    >>> tagger.predict_proba([["a", "good", "plot"]])[0].shape
+    (3, 2)
+    """
+
+    _parameter_constraints = {
+        **{name: TEXT_PARAMETER_CONSTRAINTS[name] for name in TOKEN_PARAMETERS
+           if name in TEXT_PARAMETER_CONSTRAINTS},
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+    _criterion_class = torch.nn.CrossEntropyLoss
+    _fitted_attributes = ("module_", "tokenizer_", "n_outputs_", "classes_")
+    _network_parameters = (
+        "checkpoint", "dropout", "finetune", "trainable_layers",
+        "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules",
+    )
+    _module_argument_hints = MappingProxyType({
+        "encoder": "the encoder is loaded from checkpoint; choose what trains with finetune",
+        "n_outputs": "the number of tags is set by y in fit",
+        "frozen_encoder": "set finetune='head' to train only the head on a frozen encoder",
+    })
+
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike,
+        *,
+        max_length: int = 128,
+        stride: int | None = None,
+        finetune: str = "full",
+        trainable_layers: int = 2,
+        lora_r: int = 8,
+        lora_alpha: float = 16.0,
+        lora_dropout: float = 0.1,
+        lora_target_modules: list | str | None = None,
+        class_weight: dict | str | None = None,
+        dropout: float = 0.1,
+        lr: float | str = "auto",
+        layer_lr_decay: float = 1.0,
+        head_lr: float | None = None,
+        max_epochs: int | str = 3,
+        batch_size: int = 32,
+        group_by_length: bool = True,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        max_grad_norm: float | None = 1.0,
+        precision: str = "fp32",
+        random_state=None,
+        device: str = "cpu",
+        callbacks: list | None = None,
+        train_split=None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.AdamW,
+        **kwargs,
+    ) -> None:
+        # TextNetBase.__init__ stores the text-only parameters (pooling, long_text,
+        # ...), which skorch would then report as parameters of this estimator.
+        super(TextNetBase, self).__init__(
+            module=TokenTaggingModule,
+            criterion=self._criterion_class,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            callbacks=callbacks,
+            warm_start=warm_start,
+            verbose=verbose,
+            device=device,
+            **kwargs,
+        )
+        self._drop_init_state()
+        self.checkpoint = checkpoint
+        self.max_length = max_length
+        self.stride = stride
+        self.finetune = finetune
+        self.trainable_layers = trainable_layers
+        self.lora_r = lora_r
+        self.lora_alpha = lora_alpha
+        self.lora_dropout = lora_dropout
+        self.lora_target_modules = lora_target_modules
+        self.class_weight = class_weight
+        self.dropout = dropout
+        self.layer_lr_decay = layer_lr_decay
+        self.head_lr = head_lr
+        self.group_by_length = group_by_length
+        self.weight_decay = weight_decay
+        self.warmup_ratio = warmup_ratio
+        self.max_grad_norm = max_grad_norm
+        self.precision = precision
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+    # ------------------------------------------------------- skorch overrides
+    def initialize_module(self):
+        if not hasattr(self, "n_outputs_"):
+            raise NotFittedError(
+                f"{type(self).__name__} builds its network from the data; call fit "
+                "instead of initialize()."
+            )
+        encoder = self._build_encoder()
+        if self.finetune == "lora":
+            encoder = add_lora_adapters(
+                encoder, self.lora_r, self.lora_alpha, self.lora_dropout, self.lora_target_modules
+            )
+        else:
+            freeze_for_strategy(encoder, self.finetune, self.trainable_layers)
+        self.module_ = TokenTaggingModule(
+            encoder, self.n_outputs_, self.dropout, frozen_encoder=self.finetune == "head"
+        )
+        return self
+
+    def _iterator_kwargs(self, dataset, training: bool, kwargs: dict) -> dict:
+        kwargs.setdefault("collate_fn", WindowCollate(self._pad_token_id))
+        return super()._iterator_kwargs(dataset, training, kwargs)
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, Mapping):
+            x = {name: value for name, value in x.items() if name not in _BOOKKEEPING}
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Mean cross-entropy over the words of the batch (first pieces; the rest is ignored)."""
+        labels = to_tensor(y_true, device=self.device).reshape(-1)  # (C*T,)
+        logits = y_pred.float().reshape(labels.shape[0], -1)  # (C*T, K)
+        losses = self.criterion_(logits, labels)  # (C*T,), 0 where ignored
+        weights = X.get(SAMPLE_WEIGHT) if isinstance(X, Mapping) else None
+        if weights is not None:
+            losses = losses * to_tensor(weights, device=self.device).reshape(-1)
+        read = (labels != self.criterion_.ignore_index).sum().clamp(min=1)
+        return losses.sum() / read
+
+    def _uses_feature_cache(self) -> bool:
+        return False  # the cache holds pooled vectors; a tagger reads every token state
+
+    # ------------------------------------------------------------- fitting
+    def _fit(self, X, y, sample_weight, continuing, fit_params, classes=None):
+        validate_params(self)
+        sentences = check_sentences(X, allow_empty=False)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} needs tags: call fit(X, y) with one list "
+                             "of tags per sentence.")
+        tags = check_tag_lists(y, sentences)
+        weights = check_sample_weight(sample_weight, len(sentences))
+        if continuing:
+            targets = self._encode_tags(tags, fitting=False)
+        else:
+            targets = self._encode_tags(tags, fitting=True, classes=classes)
+            self._load_pretrained()
+        dataset = TokenizedDataset(self._align(sentences), targets, self._word_weights(targets, weights))
+        self._train(dataset, None, continuing, fit_params)
+        return self
+
+    def _encode_tags(self, tags: list[list[str]], fitting: bool, classes=None) -> np.ndarray:
+        """Tag ids per sentence (object array of int64 arrays), ``classes_`` set when fitting."""
+        if fitting:
+            seen = np.unique(np.array([tag for row in tags for tag in row], dtype=str))
+            if classes is not None:
+                declared = check_tag_lists([list(classes)], [list(classes)], what="classes")[0]
+                self.classes_ = np.unique(np.array(declared, dtype=str))
+            else:
+                self.classes_ = seen
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"y has only one tag ({self.classes_[0]!r}); a tagger needs at least two "
+                    "(e.g. 'O' and an entity tag)."
+                )
+            self.n_outputs_ = len(self.classes_)
+        self._check_known_tags(tags, "were not seen when the model was first fitted; refit "
+                                     "from scratch or declare every tag with "
+                                     "partial_fit(..., classes=...)")
+        index = {tag: i for i, tag in enumerate(self.classes_)}
+        targets = np.empty(len(tags), dtype=object)
+        for row, sentence_tags in enumerate(tags):
+            targets[row] = np.fromiter((index[tag] for tag in sentence_tags), dtype=np.int64,
+                                       count=len(sentence_tags))
+        return targets
+
+    def _check_known_tags(self, tags: list[list[str]], problem: str) -> None:
+        known = set(self.classes_.tolist())
+        for row, sentence_tags in enumerate(tags):
+            unseen = sorted(set(sentence_tags) - known)
+            if unseen:
+                raise ValueError(
+                    f"y has tags {unseen} (first in sentence {row}) that {problem} "
+                    f"(classes_ = {self.classes_.tolist()})."
+                )
+
+    def _word_weights(self, targets: np.ndarray, sample_weight: np.ndarray | None):
+        """Loss weight of every word (tag weight x sentence weight), mean 1 over all words."""
+        if self.class_weight is None and sample_weight is None:
+            return None
+        flat = np.concatenate(list(targets))
+        if self.class_weight is None:
+            per_tag = np.ones(self.n_outputs_)
+        else:
+            present = np.unique(flat)
+            per_tag = np.ones(self.n_outputs_)
+            per_tag[present] = compute_class_weight(
+                self.class_weight, classes=self.classes_[present], y=self.classes_[flat]
+            )
+        sentence = np.ones(len(targets)) if sample_weight is None else sample_weight
+        weights = [per_tag[ids] * sentence[row] for row, ids in enumerate(targets)]
+        mean = np.concatenate(weights).mean()
+        if mean <= 0:
+            raise ValueError("every word has loss weight 0 (sample_weight x class_weight); "
+                             "give some sentences or tags a positive weight.")
+        out = np.empty(len(weights), dtype=object)
+        for row, values in enumerate(weights):
+            out[row] = (values / mean).astype(np.float32)
+        return out
+
+    def _stride(self) -> int:
+        return self.max_length // 4 if self.stride is None else int(self.stride)
+
+    def _align(self, sentences: list[list[str]]) -> dict:
+        return align_sentences(self.tokenizer_, sentences, self.max_length, self._stride())
+
+    # ----------------------------------------------------------- prediction
+    def _word_logits(self, X) -> list[np.ndarray]:
+        """Tag logits of every word, one (n_words, n_tags) float32 array per sentence."""
+        check_is_fitted(self)
+        sentences = check_sentences(X, allow_empty=True)
+        dataset = TokenizedDataset(self._align(sentences))
+
+        def step(batch) -> list[np.ndarray]:
+            inputs, _ = batch
+            logits = self.evaluation_step((inputs, None), training=False).float().cpu().numpy()
+            owner = inputs["chunk_owner"].cpu().numpy()
+            return gather_word_outputs(logits, inputs["word_index"].cpu().numpy(), owner,
+                                       int(owner.max()) + 1)
+
+        return run_batches(
+            dataset, step, batches=lambda data: self.get_iterator(data, training=False),
+            order=length_order(dataset), device=self.device, precision=self.precision,
+            progress=self._shows_progress(),
+        )
+
+    def predict_proba(self, X) -> list[np.ndarray]:
+        """Tag probabilities of every word.
+
+        Parameters
+        ----------
+        X : sentences as in :meth:`fit` (empty sentences allowed)
+
+        Returns
+        -------
+        list of ndarray of shape (n_words, n_tags)
+            One float32 array per sentence, in input order; row ``j`` belongs
+            to word ``j``, columns follow ``classes_``. An empty sentence gives
+            a (0, n_tags) array.
+        """
+        return [torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
+                for logits in self._word_logits(X)]
+
+    def predict(self, X) -> list[list[str]]:
+        """The most probable tag of every word.
+
+        Parameters
+        ----------
+        X : sentences as in :meth:`fit` (empty sentences allowed)
+
+        Returns
+        -------
+        list of list of str
+            One tag list per sentence, exactly as long as the sentence
+            (empty for an empty sentence).
+        """
+        return [self.classes_[logits.argmax(axis=1)].tolist() if len(logits) else []
+                for logits in self._word_logits(X)]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Entity-level micro F1 (as ``seqeval.metrics.f1_score``), or word accuracy.
+
+        When every tag is ``O`` or starts with ``B-``, ``I-``, ``E-`` or ``S-``
+        (IOB1, IOB2, IOE, IOBES), entities are read with conlleval's rules and
+        the score is the micro-averaged entity F1 that NER papers report, equal
+        to seqeval's default mode. Other tag sets (parts of speech) score the
+        share of words tagged right. BILOU tags raise a ``ValueError`` (rename
+        ``L-``/``U-`` to ``E-``/``S-``).
+
+        Parameters
+        ----------
+        X : sentences as in :meth:`fit`
+        y : list of list of str
+            True tags; every tag must be one of ``classes_``.
+        sample_weight : None
+            Not supported (entity F1 has no per-sentence weights).
+
+        Returns
+        -------
+        float
+        """
+        if sample_weight is not None:
+            raise ValueError(f"{type(self).__name__}.score does not take sample_weight: "
+                             "entity-level F1 counts entities, not weighted sentences.")
+        check_is_fitted(self)
+        sentences = check_sentences(X, allow_empty=True)
+        tags = check_tag_lists(y, sentences)
+        self._check_known_tags(tags, "the model never saw in fit, so it can never predict them; "
+                                     "score only on tags of the training data or refit with "
+                                     "partial_fit(..., classes=...) declaring them")
+        predicted = self.predict(sentences)
+        if tag_scheme(self.classes_.tolist()) == "entity":
+            return float(entity_f1(tags, predicted))
+        flat_true = [tag for row in tags for tag in row]
+        flat_pred = [tag for row in predicted for tag in row]
+        return float(np.mean([a == b for a, b in zip(flat_true, flat_pred)])) if flat_true else 0.0
+
+    def explain(self, X) -> list[dict]:
+        """Which word pieces the model attended to, per sentence.
+
+        The last encoder layer's attention from the first token ([CLS]) to
+        every piece, averaged over heads, special tokens left out and the rest
+        renormalized to sum to 1 (see :meth:`AttentionClassifier.explain
+        <sklattn.AttentionClassifier.explain>`). For a sentence longer than
+        one window, only its first window is shown.
+
+        Parameters
+        ----------
+        X : sentences as in :meth:`fit`
+
+        Returns
+        -------
+        list of dict
+            One per sentence: ``"tokens"`` (list of str, word pieces) and
+            ``"weights"`` (float32 array of the same length, summing to 1).
+        """
+        from .explain import first_token_attention
+
+        check_is_fitted(self)
+        features = self._align(check_sentences(X, allow_empty=True))
+        first = {name: [windows[0] for windows in values] for name, values in features.items()
+                 if name != "word_index"}
+        return first_token_attention(self, TokenizedDataset(first))
+
+    # --------------------------------------------------------------- export
+    def export_pretrained(self, path: str | os.PathLike) -> None:
+        """Write the tagger as a Hugging Face token-classification model directory.
+
+        ``transformers.AutoModelForTokenClassification.from_pretrained(path)``
+        loads the fine-tuned encoder with this estimator's head as its
+        ``classifier`` and ``config.id2label`` mapping output ``i`` to
+        ``classes_[i]``; on the same word pieces it gives the same logits as
+        this estimator (LoRA adapters are merged into the weights, equal up to
+        float rounding). ``AutoTokenizer.from_pretrained(path)`` loads the
+        tokenizer, so ``transformers.pipeline("token-classification",
+        model=path)`` runs it. That pipeline tags word pieces of raw text; this
+        estimator tags words (first piece) and reads sentences longer than
+        ``max_length`` in overlapping windows, recorded in
+        ``sklattn_export.json``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Directory to create, or to replace if it holds an earlier export.
+
+        Raises
+        ------
+        ValueError
+            If the checkpoint's ``AutoModelForTokenClassification`` head is not a
+            single linear layer on the token states (then use :meth:`save`).
+        """
+        export_token_classifier(self, path)
+
+
+def _linear_head(model: nn.Module, n_outputs: int, hidden_size: int) -> nn.Linear:
+    """The single linear layer of a token-classification model's head, or a ValueError."""
+    prefix = model.base_model_prefix
+    head = [(name, module) for name, module in model.named_children() if name != prefix]
+    linears = [(name, module) for name, module in head if isinstance(module, nn.Linear)]
+    others = [name for name, module in head if not isinstance(module, nn.Linear)
+              and any(True for _ in module.parameters())]
+    if len(linears) != 1 or others or linears[0][1].out_features != n_outputs \
+            or linears[0][1].in_features != hidden_size:
+        raise ValueError(
+            f"{type(model).__name__} has a token-classification head "
+            f"({', '.join(name for name, _ in head)}) that is not one linear layer on the token "
+            "states, so sklattn's head does not map onto it; keep the whole estimator with "
+            "save() and sklattn.load() instead."
+        )
+    return linears[0][1]
+
+
+def export_token_classifier(estimator: AttentionTokenClassifier, path) -> None:
+    """Implementation of :meth:`AttentionTokenClassifier.export_pretrained`."""
+    from transformers import AutoModelForTokenClassification
+
+    from .checkpoint import quiet_transformers
+
+    check_is_fitted(estimator)
+    quiet_transformers()
+    encoder, tokenizer = estimator._encoder_and_tokenizer()
+    plain, merged = _without_adapters(encoder)
+    config = copy.deepcopy(plain.config)
+    config.id2label = {i: str(tag) for i, tag in enumerate(estimator.classes_)}
+    config.label2id = {str(tag): i for i, tag in enumerate(estimator.classes_)}
+    config.architectures = None
+    model = AutoModelForTokenClassification.from_config(config)
+    base = getattr(model, model.base_model_prefix)
+    missing, unexpected = base.load_state_dict(plain.state_dict(), strict=False)
+    unexpected = [name for name in unexpected if not name.startswith("pooler.")]
+    if missing or unexpected:
+        raise ValueError(
+            f"the encoder's weights do not match {type(model).__name__}'s "
+            f"{model.base_model_prefix!r} (missing {missing[:3]}, unexpected {unexpected[:3]}); "
+            "keep the whole estimator with save() and sklattn.load() instead."
+        )
+    head = _linear_head(model, estimator.n_outputs_, int(config.hidden_size))
+    with torch.no_grad():
+        head.weight.copy_(estimator.module_.head.weight.detach().cpu())
+        head.bias.copy_(estimator.module_.head.bias.detach().cpu())
+    model.eval()
+    info = {
+        "exported_by": "sklattn", "estimator": type(estimator).__name__,
+        "task": "token-classification", "max_length": estimator.max_length,
+        "stride": estimator._stride(), "lora_merged": merged,
+        "word_alignment": "each word is tagged from its first word piece; sentences longer "
+                          "than max_length pieces are read in windows overlapping by stride",
+        "versions": versions(),
+    }
+    with atomic_directory(path, EXPORT_MARKER, "directory exported by sklattn") as staging:
+        model.save_pretrained(str(staging))
+        tokenizer.save_pretrained(str(staging))
+        (staging / EXPORT_MARKER).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
