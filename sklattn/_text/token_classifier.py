@@ -32,7 +32,7 @@ from .._io.atomic import atomic_directory
 from .._io.format import EXPORT_MARKER, versions
 from .._io.registry import register_estimator
 from .base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
-from .data import TokenizedDataset, length_order
+from .data import TokenizedDataset, length_order, pad_token_id
 from .docs import TEXT_PARAMETERS_DOC
 from .export import _without_adapters
 from .finetune import add_lora_adapters, freeze_for_strategy
@@ -77,6 +77,13 @@ class_weight : None, "balanced" or dict, default=None
     "dropout": """\
 dropout : float, default=0.1
         Dropout on the token states before the linear head.""",
+    "**kwargs": """\
+**kwargs
+        Further skorch parameters: ``iterator_train__*``, ``iterator_valid__*``,
+        ``callbacks__<name>__*``, ``optimizer__*`` and ``criterion__*``, passed
+        to the ``CrossEntropyLoss`` over words (e.g.
+        ``criterion__label_smoothing=0.1``). ``module__*`` is refused with a
+        ValueError: the network is built from the parameters above.""",
     "batch_size": """\
 batch_size : int, default=32
         Sentences per optimizer step (and per prediction batch); a long
@@ -198,6 +205,9 @@ class AttentionTokenClassifier(TextNetBase):
         Where the weights were loaded from.
     n_outputs_ : int
         Number of tags.
+    max_epochs_ : int
+        Epochs the last ``fit`` or ``partial_fit`` was set to train
+        (``max_epochs`` with ``"auto"`` resolved).
     history_ : skorch.History
         Per-epoch and per-batch training records.
 
@@ -329,7 +339,7 @@ class AttentionTokenClassifier(TextNetBase):
         return self
 
     def _iterator_kwargs(self, dataset, training: bool, kwargs: dict) -> dict:
-        kwargs.setdefault("collate_fn", WindowCollate(self._pad_token_id))
+        kwargs.setdefault("collate_fn", WindowCollate(pad_token_id(self.tokenizer_)))
         return super()._iterator_kwargs(dataset, training, kwargs)
 
     def infer(self, x, **fit_params):
