@@ -53,6 +53,7 @@ from skorch.callbacks import Callback  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 
 from sklattn import AttentionClassifier, clear_feature_cache  # noqa: E402
+from sklattn._core.precision import auto_precision, cpu_bf16_support  # noqa: E402
 from sklattn.datasets import load_rotten_tomatoes, minilm_path  # noqa: E402
 
 
@@ -138,6 +139,15 @@ def bench_fit(checkpoint: str, texts, labels, sizes: Sizes):
         "hand loop, padded to max_length": lambda: hand_fit(checkpoint, texts, labels, sizes, True),
     }, sizes.repeats)
     ours, dynamic, padded = sides.values()
+    auto = auto_precision("cpu")
+    default = ours
+    if auto != "fp32":  # the default fit differs from the fp32 one: time it too
+        default = compare({f"sklattn fit default (auto={auto})":
+                           lambda: sklattn_fit(checkpoint, texts, labels, sizes, "auto"),
+                           "hand loop, dynamic padding (again)":
+                           lambda: hand_fit(checkpoint, texts, labels, sizes, False)},
+                          sizes.repeats)
+        default, dynamic_again = default.values()
     clf, our_tokens = ours.best.result
     for side, tokens in ((ours, our_tokens), (dynamic, dynamic.best.result), (padded, padded.best.result)):
         print(_tokens_line(side.name, tokens))
@@ -152,10 +162,20 @@ def bench_fit(checkpoint: str, texts, labels, sizes: Sizes):
             f"{rate[padded.name]:.1f} samples/s", rate[ours.name] / rate[padded.name], 1.5,
             _noise(ours, padded)),
     ]
+    if auto == "fp32":
+        rows.append(Row("1c fit default (auto -> fp32) vs hand loop fp32, dynamic padding",
+                        f"{rate[ours.name]:.1f} samples/s", f"{rate[dynamic.name]:.1f} samples/s",
+                        rate[ours.name] / rate[dynamic.name], 1.5, _noise(ours, dynamic)))
+    else:
+        ratio = dynamic_again.best.seconds / default.best.seconds
+        rows.append(Row(f"1c fit default (auto -> {auto}) vs hand loop fp32, dynamic padding",
+                        f"{n / default.best.seconds:.1f} samples/s",
+                        f"{n / dynamic_again.best.seconds:.1f} samples/s", ratio, 3.0,
+                        _noise(default, dynamic_again)))
     return rows, clf, ours
 
 
-def bench_predict(checkpoint: str, clf, texts, sizes: Sizes):
+def bench_predict(checkpoint: str, clf, texts, labels, sizes: Sizes):
     print(f"\n2. Predict throughput: max_length {sizes.max_length}, batch {sizes.batch_size}; "
           f"{sizes.predict_texts} texts fp32, the first {sizes.predict_bf16_texts} of them bf16", flush=True)
     st = sentence_transformer(checkpoint, sizes.max_length)
@@ -174,11 +194,41 @@ def bench_predict(checkpoint: str, clf, texts, sizes: Sizes):
         rows.append(Row(f"2{'ab'[bf16]} predict {precision} vs sentence-transformers encode",
                         f"{n / ours.best.seconds:.1f} texts/s", f"{n / ref.best.seconds:.1f} texts/s",
                         ref.best.seconds / ours.best.seconds, 1.2, _noise(ours, ref)))
-    clf.set_params(precision="fp32")
+        if precision == "fp32":
+            st_fp32 = sizes.predict_texts / ref.best.seconds
     n = sizes.predict_bf16_texts
     diff = np.abs(probas["fp32"][:n] - probas["bf16"]).max()
     agree = (probas["fp32"][:n].argmax(1) == probas["bf16"].argmax(1)).mean()
     print(f"    bf16 vs fp32 predictions on {n} texts: max |Δ probability| {diff:.4f}, same class {agree:.1%}")
+
+    # int8: dynamically quantized Linear layers, against sentence-transformers fp32.
+    text_list = [str(t) for t in texts]
+    clf.set_params(precision="int8")
+    sides = compare({
+        "sklattn predict_proba int8": lambda: clf.predict_proba(texts),
+        "SentenceTransformer.encode fp32": lambda: st_encode(st, text_list, sizes.batch_size, False),
+    }, sizes.repeats)
+    ours, ref = sides.values()
+    int8 = ours.best.result
+    n = len(texts)
+    rows.append(Row("2c predict int8 vs sentence-transformers encode fp32",
+                    f"{n / ours.best.seconds:.1f} texts/s", f"{n / ref.best.seconds:.1f} texts/s",
+                    ref.best.seconds / ours.best.seconds, 2.0, _noise(ours, ref)))
+    classes = clf.classes_
+    acc = {name: float((classes[p.argmax(1)] == labels).mean()) for name, p in
+           (("fp32", probas["fp32"]), ("int8", int8))}
+    print(f"    int8 vs fp32 on {n} held-out texts: accuracy {acc['int8']:.4f} vs {acc['fp32']:.4f} "
+          f"({100 * (acc['int8'] - acc['fp32']):+.2f} points), same class "
+          f"{(int8.argmax(1) == probas['fp32'].argmax(1)).mean():.1%}, "
+          f"max |Δ probability| {np.abs(int8 - probas['fp32']).max():.4f}")
+
+    # The default: what precision="auto" chose on this machine.
+    auto = auto_precision("cpu")
+    ours_rate = float(rows[0 if auto == "fp32" else 1].ours.split()[0])
+    rows.append(Row(f"2d predict default (auto -> {auto}) vs sentence-transformers encode fp32",
+                    f"{ours_rate:.1f} texts/s", f"{st_fp32:.1f} texts/s", ours_rate / st_fp32,
+                    1.2 if auto == "fp32" else 2.5, rows[0 if auto == "fp32" else 1].others_share))
+    clf.set_params(precision="fp32")
     return rows
 
 
@@ -294,7 +344,8 @@ def split_data(sizes: Sizes):
     order = np.random.default_rng(0).permutation(len(data.data))
     cuts = np.cumsum([sizes.fit_texts, sizes.predict_texts, sizes.grid_texts])
     fit, predict, grid = np.split(order[:cuts[-1]], cuts[:-1])
-    return ((data.data[fit], data.target[fit]), data.data[predict], (data.data[grid], data.target[grid]))
+    return ((data.data[fit], data.target[fit]), (data.data[predict], data.target[predict]),
+            (data.data[grid], data.target[grid]))
 
 
 def main() -> None:
@@ -313,9 +364,13 @@ def main() -> None:
           f"{torch.get_num_threads()} threads; load average {load_average()}")
     print("bf16 CPU features: " + (", ".join(f for f in BF16_FLAGS if f in flags) or
                                    "none of " + ", ".join(BF16_FLAGS)))
+    support = cpu_bf16_support()
+    print(f"torch cpuinfo bf16 instructions: {', '.join(support.instructions) or 'none'}; oneDNN "
+          f"{'on' if support.onednn else 'off'}; precision='auto' chooses "
+          f"{auto_precision('cpu')} on this CPU ({support.reason})")
     start = time.perf_counter()
     checkpoint = minilm_path()
-    (fit_x, fit_y), predict_x, (grid_x, grid_y) = split_data(sizes)
+    (fit_x, fit_y), (predict_x, predict_y), (grid_x, grid_y) = split_data(sizes)
     rows, clf, fp32_side = [], None, None
     if 1 in args.only:
         fit_rows, clf, fp32_side = bench_fit(checkpoint, fit_x, fit_y, sizes)
@@ -323,7 +378,7 @@ def main() -> None:
     if 2 in args.only:
         if clf is None:
             clf, _ = sklattn_fit(checkpoint, fit_x, fit_y, sizes)
-        rows += bench_predict(checkpoint, clf, predict_x, sizes)
+        rows += bench_predict(checkpoint, clf, predict_x, predict_y, sizes)
     if 3 in args.only:
         rows += bench_grid(checkpoint, grid_x, grid_y, sizes)
     if 4 in args.only:

@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="hold out this fraction to report valid_loss per epoch (default 0: none)")
     fit.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     fit.add_argument("--device", default="cpu", help='e.g. "cuda" (default cpu)')
-    fit.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    fit.add_argument("--precision", choices=("auto", "fp32", "bf16", "int8"), default="auto",
+                     help="auto: bf16 where the hardware runs it fast, else fp32 (default auto)")
     _add_verbose(fit)
 
     predict = commands.add_parser(

@@ -100,3 +100,18 @@ def make_sentiment_texts(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
 @pytest.fixture(scope="session")
 def sentiment_data():
     return make_sentiment_texts(160, seed=0)
+
+
+@pytest.fixture(autouse=True)
+def _cpu_without_bf16(monkeypatch):
+    """precision="auto" resolves to fp32 in every test, whatever this machine's CPU.
+
+    The suite then runs alike on AVX2 and on AMX/AVX-512 BF16 machines; the
+    decision itself is tested in tests/test_precision.py with the probe mocked.
+    """
+    from sklattn._core import precision
+
+    monkeypatch.setattr(precision, "cpu_capabilities", lambda: {})
+    precision.cpu_bf16_support.cache_clear()
+    yield
+    precision.cpu_bf16_support.cache_clear()

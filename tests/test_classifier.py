@@ -451,7 +451,8 @@ def test_resumed_auto_fit_trains_only_the_epochs_left(tiny_checkpoint, tmp_path)
     with pytest.raises(RuntimeError, match="simulated crash"):
         clf.fit(X, y)
     resumed = clf.set_params(callbacks=[ResumableCheckpoint(tmp_path)]).fit(X, y)
-    assert dict(resumed.callbacks_)["ResumableCheckpoint"].resumed_from_epoch_ == 10
+    # history has the crashed epoch's row when on_epoch_begin raises: 9 epochs completed.
+    assert dict(resumed.callbacks_)["ResumableCheckpoint"].resumed_from_epoch_ == 9
     assert resumed.max_epochs_ == full.max_epochs_ == len(resumed.history_) == 30
     assert dict(resumed.callbacks_)["lr_schedule"].step_ == dict(full.callbacks_)["lr_schedule"].step_ == 60
     assert not (tmp_path / "training_state.pt").exists()  # completed: state file removed

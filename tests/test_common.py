@@ -646,3 +646,87 @@ def test_sklearn_checks_that_apply_to_text_input(estimator_class, check_name, ti
 
     estimator = estimator_class(tiny_checkpoint, max_length=32)
     getattr(estimator_checks, check_name)(estimator_class.__name__, estimator)
+
+
+# -------- AttentionTokenClassifier: the same API checks for the word tagger
+TOKEN_FAST = dict(max_length=16, lr=3e-3, max_epochs=6, batch_size=16, random_state=0)
+
+
+def _tagged_sentences(sentiment_data):
+    """The sentiment texts as word lists; sentiment words tagged B-POS / B-NEG, the rest O."""
+    from conftest import NEGATIVE, POSITIVE
+
+    texts, _ = sentiment_data
+    X = [text.split() for text in texts]
+    y = [["B-POS" if w in POSITIVE else "B-NEG" if w in NEGATIVE else "O" for w in words] for words in X]
+    return X, y
+
+
+def test_token_classifier_parameters_agree_across_signature_constraints_and_docstring():
+    from sklattn import AttentionTokenClassifier
+
+    test_parameter_names_agree_across_signature_constraints_and_docstring(AttentionTokenClassifier)
+
+
+@pytest.mark.parametrize("check_name", TEXT_INPUT_CHECKS)
+def test_token_classifier_sklearn_checks_that_apply_to_text_input(check_name, tiny_checkpoint):
+    from sklearn.utils import estimator_checks
+
+    from sklattn import AttentionTokenClassifier
+
+    estimator = AttentionTokenClassifier(tiny_checkpoint, max_length=32)
+    getattr(estimator_checks, check_name)("AttentionTokenClassifier", estimator)
+
+
+def test_token_classifier_clone_get_and_set_params(tiny_checkpoint, sentiment_data):
+    from sklattn import AttentionTokenClassifier
+
+    est = AttentionTokenClassifier("ckpt", lr=1e-4, stride=3, callbacks=[EarlyStopping()],
+                                   iterator_train__num_workers=0)
+    params = est.get_params(deep=False)
+    assert {"checkpoint", "lr", "stride", "max_length", "class_weight", "iterator_train__num_workers"} <= set(params)
+    assert not {"module", "criterion", "pooling", "long_text", "_params_to_validate"} & set(params)
+    cloned = clone(est)
+    assert cloned.get_params(deep=False).keys() == params.keys() and cloned.stride == 3
+    X, y = _tagged_sentences(sentiment_data)
+    tagger = AttentionTokenClassifier(tiny_checkpoint, **{**TOKEN_FAST, "max_epochs": 1})
+    tagger.set_params(optimizer__betas=(0.5, 0.6), lr=2e-3, callbacks__print_log__floatfmt=".2f")
+    tagger.fit(X[:32], y[:32])
+    assert tagger.optimizer_.param_groups[0]["betas"] == (0.5, 0.6)
+    assert dict(tagger.callbacks_)["print_log"].floatfmt == ".2f"
+    with pytest.raises(NotFittedError):
+        clone(tagger).predict(X[:2])
+
+
+def test_token_classifier_pipeline_cross_val_score_and_grid_search(tiny_checkpoint, sentiment_data):
+    from sklattn import AttentionTokenClassifier
+
+    X, y = _tagged_sentences(sentiment_data)
+    pipe = make_pipeline(FunctionTransformer(lambda sentences: [[w.upper() for w in s] for s in sentences]),
+                         AttentionTokenClassifier(tiny_checkpoint, **TOKEN_FAST))
+    scores = cross_val_score(pipe, X, y, cv=2)  # entity F1 per fold
+    assert scores.shape == (2,) and scores.min() >= 0.8
+    search = GridSearchCV(AttentionTokenClassifier(tiny_checkpoint, **TOKEN_FAST),
+                          {"lr": [1e-7, 3e-3], "layer_lr_decay": [1.0, 0.9]}, cv=2).fit(X, y)
+    assert search.best_params_["lr"] == 3e-3
+    low_lr = np.array(search.cv_results_["param_lr"]) == 1e-7
+    results = search.cv_results_["mean_test_score"]
+    assert results[low_lr].max() < results[~low_lr].min()
+    assert [len(t) for t in search.predict(X[:3])] == [len(x) for x in X[:3]]
+
+
+def test_token_classifier_pickle_joblib_and_deepcopy_predict_identically(tiny_checkpoint, sentiment_data, tmp_path):
+    from sklattn import AttentionTokenClassifier
+
+    X, y = _tagged_sentences(sentiment_data)
+    tagger = AttentionTokenClassifier(tiny_checkpoint, **{**TOKEN_FAST, "max_epochs": 2}).fit(X, y)
+    expected = tagger.predict_proba(X)
+    joblib.dump(tagger, tmp_path / "tagger.joblib")
+    for restored in (pickle.loads(pickle.dumps(tagger)), joblib.load(tmp_path / "tagger.joblib"),
+                     copy.deepcopy(tagger)):
+        for a, b in zip(restored.predict_proba(X), expected):
+            np.testing.assert_array_equal(a, b)
+    restored = pickle.loads(pickle.dumps(tagger))
+    assert not hasattr(restored, "optimizer_")
+    restored.partial_fit(X, y)  # training continues after unpickling
+    assert len(restored.history_) == 4

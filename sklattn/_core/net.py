@@ -25,7 +25,8 @@ from skorch.utils import to_device, to_tensor
 
 from .._io.load import copy_weights, set_fitted_attributes
 from .._io.save import SaveMixin
-from .inference import run_batches
+from .inference import autocast_context, run_batches
+from .precision import current_training_precision, int8_module, resolve_precision, training_precision
 from .keys import SAMPLE_WEIGHT
 from .progress import EpochProgressBar, prediction_progress
 from .compat import SkorchSklearnMixin, resolve_seed, seeded
@@ -180,13 +181,29 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
 
         Batches come from ``get_iterator`` and run in ``order`` (see
         :func:`~sklattn._core.inference.run_batches`) through ``evaluation_step``.
+        ``precision="int8"`` runs them through an int8 copy of ``module_``
+        (:func:`~sklattn._core.precision.int8_module`); ``module_`` is put back after.
         """
-        return run_batches(
-            dataset,
-            lambda batch: self.evaluation_step(batch, training=False).float().cpu().numpy(),
-            batches=lambda data: self.get_iterator(data, training=False),
-            order=order, device=self.device, precision=precision, progress=self._shows_progress(),
-        )
+        def run() -> np.ndarray:
+            return run_batches(
+                dataset,
+                lambda batch: self.evaluation_step(batch, training=False).float().cpu().numpy(),
+                batches=lambda data: self.get_iterator(data, training=False),
+                order=order, device=self.device, precision=precision, progress=self._shows_progress(),
+            )
+
+        if precision != "int8":
+            return run()
+        module = self.module_
+        self.__dict__["module_"] = int8_module(module)
+        try:
+            return run()
+        finally:
+            self.__dict__["module_"] = module
+
+    def _prediction_precision(self) -> str:
+        """``precision`` resolved for a prediction on this machine and device, now."""
+        return resolve_precision(self.precision, self.device, training=False)
 
     def initialize_callbacks(self):
         super().initialize_callbacks()
@@ -296,7 +313,14 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
     def infer(self, x, **fit_params):
         if isinstance(x, Mapping):  # sample weights are for the loss only
             x = {name: value for name, value in x.items() if name != SAMPLE_WEIGHT}
-        outputs = super().infer(x, **fit_params)
+        # Training and validation forward passes run in the fit's precision_; a
+        # prediction's run_batches has already opened the autocast it resolved.
+        precision = current_training_precision()
+        if precision is None:
+            outputs = super().infer(x, **fit_params)
+        else:
+            with autocast_context(self.device, precision):
+                outputs = super().infer(x, **fit_params)
         if not self.module_.training and isinstance(outputs, torch.Tensor):
             bad = int((~torch.isfinite(outputs)).sum())
             if bad:  # predictions are never silently NaN
@@ -344,13 +368,16 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
         if continuing and self.__dict__.get("_criterion_params_changed"):
             self._initialize_criterion()  # criterion__* set since the last fit; weights kept
         self.__dict__.pop("_criterion_params_changed", None)  # a fresh fit rebuilds it anyway
+        # "auto" resolved on this machine; forward passes of this fit run in it.
+        self.precision_ = resolve_precision(self.precision, self.device, training=True)
         with seeded(resolve_seed(self.random_state)):
             try:
                 if not continuing:
                     self.initialize()
                     if after_initialize is not None:
                         after_initialize()
-                NeuralNet.partial_fit(self, self._training_data(data), targets, **fit_params)
+                with training_precision(self.precision_):
+                    NeuralNet.partial_fit(self, self._training_data(data), targets, **fit_params)
             except Exception:
                 # e.g. a diverged loss, or a refit whose checkpoint failed to load: never
                 # predict from weights that do not belong to the fitted attributes.

@@ -56,6 +56,15 @@ d_model : int, default=64
         Epochs without improvement of the validation loss before stopping.
     max_grad_norm : float or None, default=1.0
         Clip the global gradient norm; None disables clipping.
+    precision : {"auto", "fp32", "bf16", "int8"}, default="auto"
+        Numeric precision of the forward passes; the weights stay float32.
+        ``"bf16"`` runs them under bfloat16 autocast; ``"auto"`` uses bf16
+        where the hardware runs it fast (CUDA with native bf16; CPUs with AMX
+        or AVX-512 BF16 that oneDNN uses) and fp32 elsewhere, decided again
+        at each fit and prediction on the machine running it (``precision_``
+        records the fit's). ``"int8"`` predicts with int8 dynamically
+        quantized Linear layers (CPU only) and trains as ``"auto"``; on these
+        small networks neither bf16 nor int8 changes the speed much.
     random_state : int, RandomState instance or None, default=None
         Seeds initialization, dropout, shuffling and the validation split of
         a fit (global RNG state is restored afterwards).
@@ -95,6 +104,8 @@ n_features_in_ : int
         Whether the head was copied from ``init_from`` (False without one).
     head_init_ : {"random", "transferred", "linear_probe"}
         How the head of the last initialization started.
+    precision_ : {"fp32", "bf16"}
+        The precision the last fit trained in (``precision`` resolved there).
     best_epoch_ : int or None
         Epoch of the last fit whose weights were kept by early stopping
         (None when no validation ran).

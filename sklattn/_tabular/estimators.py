@@ -31,6 +31,7 @@ from torch.utils.data import Subset
 from .._core.inference import run_batches, slice_batches
 from .._core.keys import SAMPLE_WEIGHT
 from .._core.net import SklattnNet
+from .._core.precision import PRECISION_CONSTRAINT
 from .._io.registry import register_estimator
 from .._core.compat import resolve_seed
 from .docs import fill_doc
@@ -64,6 +65,7 @@ TABULAR_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "weight_decay": [Interval(Real, 0, None, closed="left")],
     "warmup_ratio": [Interval(Real, 0, 1, closed="both")],
     "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+    "precision": [PRECISION_CONSTRAINT],
     "random_state": ["random_state"],
     "device": [str, torch.device],
     "callbacks": [list, StrOptions({"disable"}), None],
@@ -88,7 +90,7 @@ class _TabularNetBase(SklattnNet):
     def __init__(
         self, *, d_model, n_heads, n_layers, pooling, dropout, attention_dropout, init_from,
         freeze_backbone, head_init, lr, max_epochs, batch_size, weight_decay, warmup_ratio,
-        early_stopping, validation_fraction, n_iter_no_change, max_grad_norm,
+        early_stopping, validation_fraction, n_iter_no_change, max_grad_norm, precision,
         random_state, device, callbacks, train_split, verbose, warm_start, optimizer, **kwargs,
     ) -> None:
         super().__init__(
@@ -112,6 +114,7 @@ class _TabularNetBase(SklattnNet):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.max_grad_norm = max_grad_norm
+        self.precision = precision
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -261,7 +264,8 @@ class _TabularNetBase(SklattnNet):
     def _forward_outputs(self, X) -> np.ndarray:
         """Head outputs, shape (n_samples, n_outputs), float64."""
         dataset = self.get_dataset({"x": self._checked_features(X)})
-        return self._module_outputs(dataset).astype(np.float64)  # (n, n_outputs)
+        outputs = self._module_outputs(dataset, precision=self._prediction_precision())
+        return outputs.astype(np.float64)  # (n, n_outputs)
 
     def feature_attention(self, X) -> np.ndarray:
         """Per-sample attention paid to each feature by the pooled output.
@@ -348,8 +352,8 @@ class TabularAttentionClassifier(ClassifierTaskMixin, _TabularNetBase):
         head_init: str = "linear_probe", lr: float = 1e-3, max_epochs: int = 200,
         batch_size: int = 32, weight_decay: float = 1e-5, warmup_ratio: float = 0.0,
         early_stopping: bool = True, validation_fraction: float = 0.15,
-        n_iter_no_change: int = 20, max_grad_norm: float | None = 1.0, random_state=None,
-        device: str = "cpu",
+        n_iter_no_change: int = 20, max_grad_norm: float | None = 1.0,
+        precision: str = "auto", random_state=None, device: str = "cpu",
         callbacks: list | None = None, train_split=None, verbose: int = 0,
         warm_start: bool = False, optimizer: type[torch.optim.Optimizer] = torch.optim.AdamW,
         **kwargs,
@@ -362,7 +366,7 @@ class TabularAttentionClassifier(ClassifierTaskMixin, _TabularNetBase):
             max_epochs=max_epochs, batch_size=batch_size, weight_decay=weight_decay,
             warmup_ratio=warmup_ratio, early_stopping=early_stopping,
             validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
-            max_grad_norm=max_grad_norm, random_state=random_state,
+            max_grad_norm=max_grad_norm, precision=precision, random_state=random_state,
             device=device, callbacks=callbacks, train_split=train_split, verbose=verbose,
             warm_start=warm_start, optimizer=optimizer, **kwargs,
         )
@@ -423,8 +427,8 @@ class TabularAttentionRegressor(RegressorTaskMixin, _TabularNetBase):
         head_init: str = "linear_probe", lr: float = 1e-4, max_epochs: int = 200,
         batch_size: int = 32, weight_decay: float = 1e-5, warmup_ratio: float = 0.0,
         early_stopping: bool = True, validation_fraction: float = 0.15,
-        n_iter_no_change: int = 20, max_grad_norm: float | None = 1.0, random_state=None,
-        device: str = "cpu",
+        n_iter_no_change: int = 20, max_grad_norm: float | None = 1.0,
+        precision: str = "auto", random_state=None, device: str = "cpu",
         callbacks: list | None = None, train_split=None, verbose: int = 0,
         warm_start: bool = False, optimizer: type[torch.optim.Optimizer] = torch.optim.AdamW,
         **kwargs,
@@ -437,7 +441,7 @@ class TabularAttentionRegressor(RegressorTaskMixin, _TabularNetBase):
             max_epochs=max_epochs, batch_size=batch_size, weight_decay=weight_decay,
             warmup_ratio=warmup_ratio, early_stopping=early_stopping,
             validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
-            max_grad_norm=max_grad_norm, random_state=random_state,
+            max_grad_norm=max_grad_norm, precision=precision, random_state=random_state,
             device=device, callbacks=callbacks, train_split=train_split, verbose=verbose,
             warm_start=warm_start, optimizer=optimizer, **kwargs,
         )

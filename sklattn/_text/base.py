@@ -47,7 +47,8 @@ from .finetune import (
 )
 from .modules import POOLING_MODES, EncoderWithHead
 from .small_data import auto_max_epochs
-from .._core.inference import autocast_context, run_batches
+from .._core.inference import run_batches
+from .._core.precision import PRECISION_CONSTRAINT, int8_module
 from .._core.keys import SAMPLE_WEIGHT
 from .._core.net import SklattnNet
 from .._core.validation import (
@@ -90,7 +91,7 @@ TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "weight_decay": [Interval(Real, 0, None, closed="left")],
     "warmup_ratio": [Interval(Real, 0, 1, closed="both")],
     "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
-    "precision": [StrOptions({"fp32", "bf16"})],
+    "precision": [PRECISION_CONSTRAINT],
     "random_state": ["random_state"],
     "device": [str, torch.device],
     "callbacks": [list, StrOptions({"disable"}), None],
@@ -278,10 +279,6 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
             )
         return kwargs
 
-    def infer(self, x, **fit_params):
-        with autocast_context(self.device, self.precision):
-            return super().infer(x, **fit_params)
-
     def _fit(self, X, y, sample_weight, continuing, fit_params, classes=None):
         validate_params(self)
         texts = check_texts(X, text_columns=self.text_columns)
@@ -336,17 +333,22 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
     def _training_data(self, data):
         if not self._uses_feature_cache():
             return data
-        return FeatureDataset(self._frozen_features(data), data.lengths, data.y, data.sample_weight)
+        features = self._frozen_features(data, self.precision_)
+        return FeatureDataset(features, data.lengths, data.y, data.sample_weight)
 
-    def _frozen_features(self, dataset: TokenizedDataset) -> np.ndarray:
-        """Pooled encoder vectors of every text (B, H), through the process-wide cache."""
-        setting = f"|{self.pooling}|{self.module_.chunk_pooling}|{self.precision}".encode()
+    def _frozen_features(self, dataset: TokenizedDataset, precision: str) -> np.ndarray:
+        """Pooled encoder vectors of every text (B, H), through the process-wide cache.
+
+        ``precision`` is the resolved one ("fp32", "bf16" or, predicting, "int8").
+        """
+        module = int8_module(self.module_) if precision == "int8" else self.module_
+        setting = f"|{self.pooling}|{self.module_.chunk_pooling}|{precision}".encode()
         prefix = encoder_fingerprint(self.module_.encoder) + setting
         keys = [item_key(prefix, dataset[i][0]) for i in range(len(dataset))]
 
         def embed(batch) -> np.ndarray:
             inputs = {name: value for name, value in batch[0].items() if name != SAMPLE_WEIGHT}
-            return self.module_.embed(**inputs).float().cpu().numpy()  # (B, H)
+            return module.embed(**inputs).float().cpu().numpy()  # (B, H)
 
         def encode(indices: list[int]) -> np.ndarray:
             subset = Subset(dataset, indices)
@@ -355,7 +357,7 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
             with torch.random.fork_rng(devices=[]):
                 return run_batches(
                     subset, embed, batches=lambda data: self.get_iterator(data, training=False),
-                    order=length_order(subset), device=self.device, precision=self.precision,
+                    order=length_order(subset), device=self.device, precision=precision,
                 )
 
         return cached_features(keys, encode)
@@ -396,8 +398,9 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
     def _forward_outputs(self, X) -> np.ndarray:
         """Head outputs for texts ``X``, shape (n_samples, n_outputs), float32."""
         dataset = self._dataset_for_prediction(X)
+        precision = self._prediction_precision()  # "auto" resolved on this machine, now
         if self._uses_feature_cache():
             # Pooled vectors need no padding: the head runs over them in input order.
-            features = FeatureDataset(self._frozen_features(dataset), dataset.lengths)
-            return self._module_outputs(features, precision=self.precision)
-        return self._module_outputs(dataset, order=length_order(dataset), precision=self.precision)
+            features = FeatureDataset(self._frozen_features(dataset, precision), dataset.lengths)
+            return self._module_outputs(features, precision=precision)
+        return self._module_outputs(dataset, order=length_order(dataset), precision=precision)

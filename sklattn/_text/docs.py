@@ -100,8 +100,19 @@ checkpoint : str or os.PathLike
         followed by linear decay to zero.
     max_grad_norm : float or None, default=1.0
         Clip the global gradient norm to this value; None disables clipping.
-    precision : {"fp32", "bf16"}, default="fp32"
-        ``"bf16"`` runs the forward pass under bfloat16 autocast (CPU or GPU).
+    precision : {"auto", "fp32", "bf16", "int8"}, default="auto"
+        Numeric precision of the forward passes; the weights stay float32
+        (and are saved so). ``"bf16"`` runs them under bfloat16 autocast.
+        ``"auto"`` uses bf16 where the hardware runs it fast (CUDA devices
+        with native bf16; CPUs with AMX or AVX-512 BF16 instructions that
+        oneDNN really uses, confirmed by a timed check once per process) and
+        fp32 elsewhere (bf16 without such units is 8-20x slower). It is
+        decided at each ``fit`` and prediction on the machine running it:
+        ``precision_`` records the fit's; a model fitted in bf16 predicts in
+        fp32 on a machine without bf16 units, and the reverse. ``"int8"``
+        predicts with int8 dynamically quantized Linear layers (CPU only;
+        about 2x fp32 speed, predictions differ slightly: see the README's
+        performance section) and trains as ``"auto"``.
     random_state : int, RandomState instance or None, default=None
         Seeds head initialization, dropout, shuffling and skorch's validation
         split. The same value gives identical predictions across processes.
@@ -154,6 +165,9 @@ module_ : torch.nn.Module
     max_epochs_ : int
         Epochs the last ``fit`` or ``partial_fit`` was set to train:
         ``max_epochs`` with ``"auto"`` resolved (before any early stopping).
+    precision_ : {"fp32", "bf16"}
+        The precision the last ``fit`` or ``partial_fit`` trained in
+        (``precision`` resolved on that machine).
     history_ : skorch.History
         Per-epoch and per-batch training records."""
 

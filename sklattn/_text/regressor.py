@@ -79,7 +79,7 @@ class AttentionRegressor(RegressorTaskMixin, TextNetBase):
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         max_grad_norm: float | None = 1.0,
-        precision: str = "fp32",
+        precision: str = "auto",
         random_state=None,
         device: str = "cpu",
         callbacks: list | None = None,

@@ -267,7 +267,7 @@ class AttentionTokenClassifier(TextNetBase):
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         max_grad_norm: float | None = 1.0,
-        precision: str = "fp32",
+        precision: str = "auto",
         random_state=None,
         device: str = "cpu",
         callbacks: list | None = None,
@@ -460,7 +460,7 @@ class AttentionTokenClassifier(TextNetBase):
 
         return run_batches(
             dataset, step, batches=lambda data: self.get_iterator(data, training=False),
-            order=length_order(dataset), device=self.device, precision=self.precision,
+            order=length_order(dataset), device=self.device, precision=self._prediction_precision(),
             progress=self._shows_progress(),
         )
 
@@ -560,7 +560,10 @@ class AttentionTokenClassifier(TextNetBase):
         features = self._align(check_sentences(X, allow_empty=True))
         first = {name: [windows[0] for windows in values] for name, values in features.items()
                  if name != "word_index"}
-        return first_token_attention(self, TokenizedDataset(first))
+        try:
+            return first_token_attention(self, TokenizedDataset(first))
+        finally:
+            remove_output_capturing_hooks(self.module_.encoder)
 
     # --------------------------------------------------------------- export
     def export_pretrained(self, path: str | os.PathLike) -> None:
@@ -590,6 +593,20 @@ class AttentionTokenClassifier(TextNetBase):
             single linear layer on the token states (then use :meth:`save`).
         """
         export_token_classifier(self, path)
+
+
+def remove_output_capturing_hooks(model: nn.Module) -> None:
+    """Take off the forward hooks transformers 5 installs for ``output_attentions=True``.
+
+    They are local functions, which pickle cannot store: once installed, the
+    estimator would no longer pickle. transformers reinstalls them the next
+    time attention weights are asked for.
+    """
+    for module in model.modules():
+        for key, hook in list(module._forward_hooks.items()):
+            if getattr(hook, "__qualname__", "").startswith("install_output_capuring_hook."):
+                del module._forward_hooks[key]
+        module.__dict__.pop("_output_capturing_hooks_installed", None)
 
 
 def _linear_head(model: nn.Module, n_outputs: int, hidden_size: int) -> nn.Linear:
