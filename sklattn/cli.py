@@ -1,7 +1,9 @@
 """Command line: fine-tune, predict and evaluate from CSV or Parquet files.
 
 ``python -m sklattn fit`` trains an :class:`~sklattn.AttentionClassifier` or
-:class:`~sklattn.AttentionRegressor` on a table and saves it (safe format,
+:class:`~sklattn.AttentionRegressor` on a table (``--task tokens``: an
+:class:`~sklattn.AttentionTokenClassifier` on a CoNLL file or on columns of
+token and tag lists) and saves it (safe format,
 ``estimator.save``) to a directory together with ``history.png`` and the
 column names it was trained on; ``predict`` and ``evaluate`` load that
 directory with :func:`sklattn.load`. Problems with the user's files or
@@ -33,7 +35,7 @@ from ._cli.tables import CLIError, check_columns, read_table, write_table
 __all__ = ["build_parser", "main"]
 
 METADATA_FILE = "sklattn_cli.json"
-TASKS = ("auto", "classification", "regression", "multilabel")
+TASKS = ("auto", "classification", "regression", "multilabel", "tokens")
 
 _EXAMPLES = """\
 examples:
@@ -68,13 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data(fit)
     _add_text_columns(fit, "column holding the texts; give it twice for sentence pairs "
-                      "(e.g. --text-column question --text-column answer)", required=True)
-    fit.add_argument("--target", action="append", required=True, metavar="COLUMN",
+                      "(e.g. --text-column question --text-column answer); --task tokens: the "
+                      "column of token lists (default for a CoNLL file: tokens)")
+    fit.add_argument("--target", action="append", metavar="COLUMN",
                      help="column to predict; several for multi-label (0/1 columns) or "
-                     "multi-output regression")
+                     "multi-output regression; --task tokens: the column of tag lists "
+                     "(default for a CoNLL file: tags)")
     fit.add_argument("--task", choices=TASKS, default="auto",
                      help="auto (default): regression for non-integer numbers, classification "
-                     "otherwise, multilabel for several 0/1 target columns")
+                     "otherwise, multilabel for several 0/1 target columns; tokens: a tag per "
+                     "word (named entities) from a CoNLL file (.conll, .bio, .iob: word ... tag "
+                     "per line) or columns of token and tag lists")
     fit.add_argument("--label-sep", default="|", metavar="SEP",
                      help='multilabel with one target column: labels separated by SEP (default "|")')
     fit.add_argument("--checkpoint", required=True,
@@ -221,6 +227,10 @@ def _fit(args) -> None:
     _check_output_dir(output, args.overwrite)  # before training, not after an hour of it
     if not 0.0 <= args.valid_fraction < 1.0:
         raise CLIError(f"--valid-fraction must be in [0, 1), got {args.valid_fraction}.")
+    if args.task == "tokens":
+        return _fit_tokens(args)
+    if not args.text_column or not args.target:
+        raise CLIError("fit needs --text-column and --target (the columns of texts and targets).")
     frame = read_table(args.data)
     texts = _texts(frame, args.text_column, args.data)
     check_columns(frame, args.target, args.data, "target")
@@ -264,6 +274,100 @@ def _fit(args) -> None:
     _say(args, f"trained {len(estimator.history_)} epochs in {seconds:.0f} s ({losses}); "
                f"saved to {output}/ {plot_note}")
     _say(args, f"next: python -m sklattn predict --model {output} --data new.csv --output predictions.csv")
+
+
+def _read_tokens(args, target_required: bool):
+    """Sentences (and their tags) of ``--data`` for the token task, and the column names."""
+    from ._cli import tokens
+
+    frame = tokens.read_conll(args.data) if tokens.is_conll(args.data) else read_table(args.data)
+    text = tokens.one_column(args.text_column, tokens.TOKENS, "--text-column")
+    target = tokens.one_column(getattr(args, "target", None), tokens.TAGS, "--target")
+    sentences = tokens.token_column(frame, text, args.data, "token")
+    tags = tokens.token_column(frame, target, args.data, "tag") if target_required else None
+    return frame, sentences, tags, text, target
+
+
+def _fit_tokens(args) -> None:
+    from ._text.token_classifier import AttentionTokenClassifier
+
+    frame, sentences, tags, text, target = _read_tokens(args, target_required=True)
+    train_split = None
+    if args.valid_fraction > 0:
+        from skorch.dataset import ValidSplit
+
+        train_split = ValidSplit(args.valid_fraction, random_state=args.random_state)
+    optional = {"lr": args.lr} if args.lr is not None else {}
+    tagger = AttentionTokenClassifier(
+        args.checkpoint, max_length=args.max_length, max_epochs=args.epochs,
+        batch_size=args.batch_size, random_state=args.random_state, device=args.device,
+        precision=args.precision, train_split=train_split, verbose=args.verbose, **optional,
+    )
+    _say(args, f"tokens on {len(sentences)} sentences of {args.data}: words {text!r}, tags {target!r}")
+    start = time.perf_counter()
+    try:
+        tagger.fit(sentences, tags)
+    except (TypeError, ValueError) as exc:
+        if "sentence" not in str(exc) and "tag" not in str(exc):
+            raise
+        raise CLIError(f"{args.data}: {exc}") from None
+    seconds = time.perf_counter() - start
+    tagger.set_params(train_split=None)
+    tagger.save(args.output)
+    metadata = {
+        "task": "tokens", "text_columns": [text], "targets": [target],
+        "checkpoint": str(args.checkpoint), "trained_on": str(args.data), "n_rows": len(frame),
+        "valid_fraction": args.valid_fraction,
+    }
+    (args.output / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+    plot_note = _save_history_plot(tagger, args.output / "history.png")
+    _say(args, f"trained {len(tagger.history_)} epochs in {seconds:.0f} s "
+               f"(train_loss {tagger.history_[-1, 'train_loss']:.4f}); saved to {args.output}/ {plot_note}")
+
+
+def _predict_tokens(args, model, metadata) -> None:
+    from ._cli import tokens
+
+    args.text_column = args.text_column or metadata.get("text_columns")
+    frame, sentences, _, text, _ = _read_tokens(args, target_required=False)
+    predicted = model.predict(sentences)
+    if tokens.is_conll(args.output):
+        tokens.write_conll(args.output, sentences, predicted)
+    else:
+        out = frame.copy()
+        parquet = str(args.output).lower().endswith((".parquet", ".pq"))
+        out["prediction"] = predicted if parquet else [" ".join(tags) for tags in predicted]
+        if not parquet:
+            out[text] = [" ".join(words) for words in sentences]
+            for column in out.columns:  # other list columns (a CoNLL file's tags) as strings
+                if len(out) and isinstance(out[column].iloc[0], list):
+                    out[column] = [" ".join(map(str, cell)) for cell in out[column]]
+        write_table(out, args.output)
+    _say(args, f"wrote the tags of {len(sentences)} sentences to {args.output}")
+
+
+def _evaluate_tokens(args, model, metadata) -> None:
+    from ._cli import tokens
+
+    args.text_column = args.text_column or metadata.get("text_columns")
+    args.target = args.target or metadata.get("targets")
+    frame, sentences, tags, _, _ = _read_tokens(args, target_required=True)
+    try:
+        model._check_known_tags(_check_tags(tags, sentences), "the model never saw in fit")
+    except (TypeError, ValueError) as exc:
+        raise CLIError(f"{args.data}: {exc}") from None
+    scores = {"task": "tokens", "n_samples": len(sentences), **tokens.token_scores(model, sentences, tags)}
+    if args.json:
+        print(json.dumps(scores))
+        return
+    for name, value in scores.items():
+        print(f"{name:<17} {value:.4f}" if isinstance(value, float) else f"{name:<17} {value}")
+
+
+def _check_tags(tags, sentences):
+    from ._text.word_alignment import check_sentences, check_tag_lists
+
+    return check_tag_lists(tags, check_sentences(sentences, allow_empty=True))
 
 
 def _check_output_dir(output: Path, overwrite: bool) -> None:
@@ -336,6 +440,8 @@ def _model_task(model) -> str:
 def _predict(args) -> None:
     model, metadata = _load(args.model)
     model.set_params(verbose=args.verbose)
+    if metadata.get("task") == "tokens" or type(model).__name__ == "AttentionTokenClassifier":
+        return _predict_tokens(args, model, metadata)
     frame = read_table(args.data)
     texts = _model_texts(args, frame, model, metadata)
     task = _model_task(model)
@@ -383,6 +489,8 @@ def _scores(task: str, y_true, y_pred) -> dict[str, float]:
 def _evaluate(args) -> None:
     model, metadata = _load(args.model)
     model.set_params(verbose=args.verbose)
+    if metadata.get("task") == "tokens" or type(model).__name__ == "AttentionTokenClassifier":
+        return _evaluate_tokens(args, model, metadata)
     targets = args.target or metadata.get("targets")
     if not targets:
         raise CLIError("the model does not record its target column; pass --target.")

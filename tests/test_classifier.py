@@ -387,6 +387,9 @@ def test_auto_epochs_on_large_data_are_exactly_three(tiny_checkpoint):
     clf, steps = _auto_fit(tiny_checkpoint, X, y)
     assert clf.max_epochs_ == len(clf.history_) == AUTO_EPOCHS == 3
     assert steps == 3 * n // 16
+    # The same training as an explicit max_epochs=3: same steps, schedule and random stream.
+    explicit, _ = _auto_fit(tiny_checkpoint, X, y, max_epochs=3)
+    np.testing.assert_array_equal(clf.predict_proba(X[:50]), explicit.predict_proba(X[:50]))
 
 
 def test_auto_epochs_for_a_frozen_encoder_use_more_steps(tiny_checkpoint):

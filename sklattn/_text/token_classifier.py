@@ -27,6 +27,7 @@ from torch import nn
 
 from .._core.inference import run_batches
 from .._core.keys import SAMPLE_WEIGHT
+from .._core.precision import int8_module
 from .._core.validation import check_sample_weight, validate_params
 from .._io.atomic import atomic_directory
 from .._io.format import EXPORT_MARKER, versions
@@ -261,7 +262,7 @@ class AttentionTokenClassifier(TextNetBase):
         lr: float | str = "auto",
         layer_lr_decay: float = 1.0,
         head_lr: float | None = None,
-        max_epochs: int | str = 3,
+        max_epochs: int | str = "auto",
         batch_size: int = 32,
         group_by_length: bool = True,
         weight_decay: float = 0.01,
@@ -458,11 +459,23 @@ class AttentionTokenClassifier(TextNetBase):
             return gather_word_outputs(logits, inputs["word_index"].cpu().numpy(), owner,
                                        int(owner.max()) + 1)
 
-        return run_batches(
-            dataset, step, batches=lambda data: self.get_iterator(data, training=False),
-            order=length_order(dataset), device=self.device, precision=self._prediction_precision(),
-            progress=self._shows_progress(),
-        )
+        precision = self._prediction_precision()  # "auto" resolved on this machine, now
+
+        def run() -> list[np.ndarray]:
+            return run_batches(
+                dataset, step, batches=lambda data: self.get_iterator(data, training=False),
+                order=length_order(dataset), device=self.device, precision=precision,
+                progress=self._shows_progress(),
+            )
+
+        if precision != "int8":
+            return run()
+        module = self.module_  # as SklattnNet._module_outputs: an int8 copy, put back after
+        self.__dict__["module_"] = int8_module(module)
+        try:
+            return run()
+        finally:
+            self.__dict__["module_"] = module
 
     def predict_proba(self, X) -> list[np.ndarray]:
         """Tag probabilities of every word.
