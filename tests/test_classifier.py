@@ -769,3 +769,14 @@ def test_lengths_of_subsets_and_length_order():
     subset = Subset(Subset(dataset, [3, 2, 0]), [2, 0])
     assert dataset_lengths(subset).tolist() == [4, 2]
     assert length_order(dataset).tolist() == [1, 3, 2, 0]
+
+
+def test_estimator_still_pickles_after_explain(tiny_checkpoint, sentiment_data):
+    # transformers installs closure hooks on the encoder for output_attentions=True;
+    # explain() must take them off again, or pickle fails.
+    X, y = sentiment_data
+    clf = AttentionClassifier(tiny_checkpoint, max_length=16, max_epochs=1, random_state=0).fit(X[:16], y[:16])
+    clf.explain(X[:2])
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X[:8]), clf.predict_proba(X[:8]))
+    assert restored.explain(X[:2])[0]["tokens"] == clf.explain(X[:2])[0]["tokens"]

@@ -54,6 +54,7 @@ RUN_EXAMPLES = [
     "sklattn.AttentionClassifier",
     "sklattn.AttentionRegressor",
     "sklattn.AttentionEmbedder",
+    "sklattn.AttentionTokenClassifier",
     "sklattn.AttentionClassifier.save",
     "sklattn.AttentionClassifier.export_pretrained",
     "sklattn.load",

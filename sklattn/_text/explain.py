@@ -51,6 +51,7 @@ def first_token_attention(net, dataset: TokenizedDataset) -> list[dict]:
                            device=net.device, progress=net._shows_progress())
     finally:
         encoder.set_attn_implementation(previous)
+        remove_output_capturing_hooks(encoder)
         net.module_.train(was_training)
 
 
@@ -65,3 +66,16 @@ def _token_weights(tokenizer, special_ids: np.ndarray, ids: np.ndarray, weights:
     weights = weights / total if total > 0 else np.full(len(weights), 1 / max(1, len(weights)))
     tokens = tokenizer.convert_ids_to_tokens(ids[keep].tolist())
     return {"tokens": tokens, "weights": weights.astype(np.float32)}
+
+def remove_output_capturing_hooks(model: torch.nn.Module) -> None:
+    """Take off the forward hooks transformers 5 installs for ``output_attentions=True``.
+
+    They are local functions, which pickle cannot store: once installed, the
+    estimator would no longer pickle. transformers reinstalls them the next
+    time attention weights are asked for.
+    """
+    for module in model.modules():
+        for key, hook in list(module._forward_hooks.items()):
+            if getattr(hook, "__qualname__", "").startswith("install_output_capuring_hook."):
+                del module._forward_hooks[key]
+        module.__dict__.pop("_output_capturing_hooks_installed", None)

@@ -573,10 +573,7 @@ class AttentionTokenClassifier(TextNetBase):
         features = self._align(check_sentences(X, allow_empty=True))
         first = {name: [windows[0] for windows in values] for name, values in features.items()
                  if name != "word_index"}
-        try:
-            return first_token_attention(self, TokenizedDataset(first))
-        finally:
-            remove_output_capturing_hooks(self.module_.encoder)
+        return first_token_attention(self, TokenizedDataset(first))
 
     # --------------------------------------------------------------- export
     def export_pretrained(self, path: str | os.PathLike) -> None:
@@ -607,19 +604,6 @@ class AttentionTokenClassifier(TextNetBase):
         """
         export_token_classifier(self, path)
 
-
-def remove_output_capturing_hooks(model: nn.Module) -> None:
-    """Take off the forward hooks transformers 5 installs for ``output_attentions=True``.
-
-    They are local functions, which pickle cannot store: once installed, the
-    estimator would no longer pickle. transformers reinstalls them the next
-    time attention weights are asked for.
-    """
-    for module in model.modules():
-        for key, hook in list(module._forward_hooks.items()):
-            if getattr(hook, "__qualname__", "").startswith("install_output_capuring_hook."):
-                del module._forward_hooks[key]
-        module.__dict__.pop("_output_capturing_hooks_installed", None)
 
 
 def _linear_head(model: nn.Module, n_outputs: int, hidden_size: int) -> nn.Linear:
