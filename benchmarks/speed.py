@@ -53,7 +53,7 @@ from skorch.callbacks import Callback  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 
 from sklattn import AttentionClassifier, clear_feature_cache  # noqa: E402
-from sklattn._core.precision import auto_precision, cpu_bf16_support  # noqa: E402
+from sklattn._core.precision import auto_precision, cpu_bf16_support, timed_bf16_speedup  # noqa: E402
 from sklattn.datasets import load_rotten_tomatoes, minilm_path  # noqa: E402
 
 
@@ -367,7 +367,8 @@ def main() -> None:
     support = cpu_bf16_support()
     print(f"torch cpuinfo bf16 instructions: {', '.join(support.instructions) or 'none'}; oneDNN "
           f"{'on' if support.onednn else 'off'}; precision='auto' chooses "
-          f"{auto_precision('cpu')} on this CPU ({support.reason})")
+          f"{auto_precision('cpu')} on this CPU ({support.reason}); a bf16 F.linear runs "
+          f"{timed_bf16_speedup():.2f}x the speed of fp32 here")
     start = time.perf_counter()
     checkpoint = minilm_path()
     (fit_x, fit_y), (predict_x, predict_y), (grid_x, grid_y) = split_data(sizes)

@@ -10,6 +10,10 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# precision="auto" resolves to fp32 on every CPU in the tests (and in the fresh processes
+# they start, which inherit the environment), so the suite runs alike on AVX2 and on
+# AMX/AVX-512 BF16 machines; tests/test_precision.py tests the decision with the probe mocked.
+os.environ.setdefault("SKLATTN_CPU_BF16", "0")
 
 import numpy as np
 import pytest
@@ -100,18 +104,3 @@ def make_sentiment_texts(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
 @pytest.fixture(scope="session")
 def sentiment_data():
     return make_sentiment_texts(160, seed=0)
-
-
-@pytest.fixture(autouse=True)
-def _cpu_without_bf16(monkeypatch):
-    """precision="auto" resolves to fp32 in every test, whatever this machine's CPU.
-
-    The suite then runs alike on AVX2 and on AMX/AVX-512 BF16 machines; the
-    decision itself is tested in tests/test_precision.py with the probe mocked.
-    """
-    from sklattn._core import precision
-
-    monkeypatch.setattr(precision, "cpu_capabilities", lambda: {})
-    precision.cpu_bf16_support.cache_clear()
-    yield
-    precision.cpu_bf16_support.cache_clear()

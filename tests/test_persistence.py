@@ -37,6 +37,7 @@ from sklattn import (
     AttentionClassifier,
     AttentionEmbedder,
     AttentionRegressor,
+    AttentionTokenClassifier,
     TabularAttentionClassifier,
     TabularAttentionRegressor,
 )
@@ -46,17 +47,36 @@ from sklattn._io.serialize import Unrepresentable, decode, encode
 HAS_PEFT = importlib.util.find_spec("peft") is not None
 TEXT = dict(max_length=32, max_epochs=1, batch_size=16, lr=2e-3, random_state=0)
 TABULAR = dict(max_epochs=2, random_state=0)
-NAMES = ["classifier", "regressor", "lora_classifier", "embedder",
+NAMES = ["classifier", "regressor", "lora_classifier", "embedder", "token_classifier",
          "tabular_classifier", "tabular_regressor"]
+
+
+def _as_array(outputs) -> np.ndarray:
+    """Per-sentence outputs of the token classifier (lists) as one flat array."""
+    if isinstance(outputs, list):
+        parts = [np.asarray(part, dtype=object if part and isinstance(part[0], str) else None)
+                 if isinstance(part, list) else part for part in outputs]
+        return np.concatenate(parts)
+    return outputs
 
 
 def _outputs(estimator, X) -> dict[str, np.ndarray]:
     if hasattr(estimator, "transform"):
         return {"transform": estimator.transform(X)}
-    outputs = {"predict": estimator.predict(X)}
+    outputs = {"predict": _as_array(estimator.predict(X))}
     if hasattr(estimator, "predict_proba"):
-        outputs["proba"] = estimator.predict_proba(X)
+        outputs["proba"] = _as_array(estimator.predict_proba(X))
     return outputs
+
+
+def _tagged(texts) -> tuple[list[list[str]], list[list[str]]]:
+    """Words of each text, tagged B-POS / B-NEG at their cue word and O elsewhere."""
+    from conftest import NEGATIVE, POSITIVE
+
+    words = [str(text).split() for text in texts]
+    tags = [["B-POS" if w in POSITIVE else "B-NEG" if w in NEGATIVE else "O" for w in sentence]
+            for sentence in words]
+    return words, tags
 
 
 def _weight_bytes(module: torch.nn.Module) -> int:
@@ -83,6 +103,7 @@ def saved(tmp_path_factory, tiny_checkpoint):
             ckpt, max_length=32, fine_tune=True, max_epochs=1, lr=2e-3, random_state=0,
             fine_tune_params={"finetune": "lora"} if HAS_PEFT else None,
         ).fit(texts, labels),
+        "token_classifier": AttentionTokenClassifier(ckpt, **TEXT).fit(*_tagged(texts)),
         "tabular_classifier": TabularAttentionClassifier(**TABULAR).fit(table, table["a"] > 0),
         "tabular_regressor": TabularAttentionRegressor(**TABULAR).fit(table.to_numpy(), table["b"].fillna(0)),
     }
@@ -93,6 +114,7 @@ def saved(tmp_path_factory, tiny_checkpoint):
         ).fit(texts, int_labels)
     inputs = {name: table if name == "tabular_classifier" else
               table.to_numpy() if name.startswith("tabular") else texts for name in models}
+    inputs["token_classifier"] = _tagged(texts)[0]
     expected = {}
     for name, model in models.items():
         model.save(root / name)
@@ -112,6 +134,7 @@ FRESH_PROCESS = textwrap.dedent(
     import sklattn
     root, names = Path({root!r}), {names!r}
     inputs = pickle.load(open(root / "inputs.pkl", "rb"))
+    from test_persistence import _as_array
     results = {{}}
     for name in names:
         loaders = {{"save": lambda: sklattn.load(root / name),
@@ -123,9 +146,9 @@ FRESH_PROCESS = textwrap.dedent(
             if hasattr(model, "transform"):
                 results[f"{{name}}/{{how}}/transform"] = model.transform(X)
                 continue
-            results[f"{{name}}/{{how}}/predict"] = model.predict(X)
+            results[f"{{name}}/{{how}}/predict"] = _as_array(model.predict(X))
             if hasattr(model, "predict_proba"):
-                results[f"{{name}}/{{how}}/proba"] = model.predict_proba(X)
+                results[f"{{name}}/{{how}}/proba"] = _as_array(model.predict_proba(X))
     np.savez(root / "fresh.npz", **{{k: v.astype(str) if v.dtype == object else v
                                    for k, v in results.items()}})
 

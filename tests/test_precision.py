@@ -22,25 +22,25 @@ AMX = {"avx2": True, "avx512_f": True, "avx512_bf16": True, "amx_bf16": True, "a
 
 @pytest.fixture
 def cpu(monkeypatch):
-    """Pretend to be a CPU with the given torch capabilities and a timed bf16 speedup."""
+    """Pretend to be a CPU with the given torch capabilities (no override in the environment)."""
 
-    def pretend(capabilities: dict, speedup: float = 3.0, onednn: bool = True) -> None:
-        timed = []
-        monkeypatch.setattr(P, "cpu_capabilities", lambda: capabilities)
+    def pretend(capabilities: dict, onednn: bool = True) -> None:
+        probed = []
+        monkeypatch.delenv("SKLATTN_CPU_BF16", raising=False)
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+        monkeypatch.setattr(P, "cpu_capabilities", lambda: probed.append(1) or capabilities)
         monkeypatch.setattr(P, "onednn_enabled", lambda: onednn)
-        monkeypatch.setattr(P, "timed_bf16_speedup", lambda: timed.append(1) or speedup)
         P.cpu_bf16_support.cache_clear()
-        pretend.timed = timed
+        pretend.probed = probed
 
     yield pretend
     P.cpu_bf16_support.cache_clear()
 
 
-def test_avx2_only_cpu_resolves_auto_to_fp32_without_timing(cpu):
+def test_avx2_only_cpu_resolves_auto_to_fp32(cpu):
     cpu(AVX2_ONLY)
     assert P.auto_precision("cpu") == "fp32"
     assert P.cpu_bf16_support().instructions == ()
-    assert cpu.timed == []  # no bf16 instructions: nothing to time
 
 
 @pytest.mark.parametrize("capabilities", [AVX512_BF16, AMX], ids=["avx512_bf16", "amx"])
@@ -48,14 +48,15 @@ def test_bf16_cpu_resolves_auto_to_bf16(cpu, capabilities):
     cpu(capabilities)
     assert P.auto_precision("cpu") == "bf16"
     assert P.auto_precision("cpu") == "bf16"
-    assert len(cpu.timed) == 1  # measured once per process
+    assert len(cpu.probed) == 1  # decided once per process
 
 
-def test_bf16_flags_without_fast_kernels_fall_back_to_fp32(cpu):
-    cpu(AMX, speedup=0.1)  # e.g. ONEDNN_MAX_CPU_ISA=AVX2: flags say yes, kernels say no
+def test_bf16_flags_without_fast_kernels_fall_back_to_fp32(cpu, monkeypatch):
+    cpu(AMX)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # flags say yes, oneDNN may not use them
     support = P.cpu_bf16_support()
     assert (support.fast, P.auto_precision("cpu")) == (False, "fp32")
-    assert "0.10x" in support.reason
+    assert "ONEDNN_MAX_CPU_ISA=AVX2" in support.reason
     cpu(AMX, onednn=False)
     assert P.auto_precision("cpu") == "fp32"
     assert "oneDNN" in P.cpu_bf16_support().reason
@@ -92,6 +93,14 @@ def test_explicit_precisions_are_kept_and_int8_trains_as_auto(cpu):
 def test_int8_on_cuda_is_a_clear_error():
     with pytest.raises(ValueError, match="precision='int8' predicts on the CPU only.*device='cpu'"):
         P.resolve_precision("int8", "cuda", training=False)
+
+
+@pytest.mark.parametrize("value, expected", [("0", "fp32"), ("1", "bf16")])
+def test_environment_overrides_the_cpu_decision(cpu, monkeypatch, value, expected):
+    cpu(AMX if value == "0" else AVX2_ONLY)
+    monkeypatch.setenv("SKLATTN_CPU_BF16", value)
+    assert P.auto_precision("cpu") == expected
+    assert "SKLATTN_CPU_BF16" in P.cpu_bf16_support().reason
 
 
 def test_timed_probe_runs_and_leaves_the_global_rng_alone():

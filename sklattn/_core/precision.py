@@ -6,17 +6,19 @@ products fast, and to ``"fp32"`` elsewhere:
 
 - CUDA: bf16 when the device has native bfloat16 (compute capability 8.0 or
   newer, or ROCm), i.e. ``torch.cuda.is_bf16_supported(including_emulation=False)``.
-- CPU: bf16 only when all three hold: the CPU has bfloat16 instructions
-  (``amx_bf16`` or ``avx512_bf16`` on x86, ``bf16`` on ARM, as torch's own
-  cpuinfo reports them in :func:`torch.cpu.get_capabilities`); oneDNN, which
-  runs torch's bf16 ``linear`` on CPU, is built in and enabled; and a timed
-  bf16 ``F.linear`` is not slower than the float32 one (this catches a CPU
-  whose flags say yes while oneDNN is held to an older ISA, e.g. by
-  ``ONEDNN_MAX_CPU_ISA``, or a VM that hides AMX state). Without such units
-  bf16 autocast runs 8-20x slower than float32 (README, performance).
+- CPU: bf16 when the CPU has bfloat16 instructions (``amx_bf16`` or
+  ``avx512_bf16`` on x86, ``bf16`` on ARM, as torch's own cpuinfo reports them
+  in :func:`torch.cpu.get_capabilities`) and oneDNN, which runs torch's bf16
+  ``linear`` on CPU, is built in, enabled and not held to an older ISA by
+  ``ONEDNN_MAX_CPU_ISA``. Without such units bf16 autocast runs 8-20x slower
+  than float32 (README, performance). The environment variable
+  ``SKLATTN_CPU_BF16=0`` (or ``1``) overrides the answer, e.g. to pin one
+  precision across a cluster of mixed machines.
 - Other devices (MPS, XPU, ...): fp32.
 
-The CPU answer is measured once per process and cached. The weights always
+The CPU answer is decided from these flags only, never from a timing, so two
+processes on the same machine always agree (fits stay reproducible); it is
+cached per process. ``timed_bf16_speedup`` measures the gain for the benchmarks. The weights always
 stay float32: autocast only changes the dtype the matrix products run in,
 so what is saved never depends on the precision, and a model resolves
 ``"auto"`` again wherever it predicts.
@@ -32,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import os
 import time
 import warnings
 import weakref
@@ -48,7 +51,7 @@ PRECISION_CONSTRAINT = StrOptions(set(PRECISIONS))
 
 # bf16 is taken only when its timed linear is at least this much faster than
 # fp32 (measured: ~5x with AMX, ~2x with AVX-512 BF16, ~0.1x without either).
-MIN_BF16_SPEEDUP = 1.1
+CPU_BF16_ENV = "SKLATTN_CPU_BF16"
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,8 @@ class CpuBf16Support:
     onednn : bool
         oneDNN (``torch.backends.mkldnn``) is built in and enabled.
     speedup : float or None
-        fp32 time / bf16 time of a timed ``F.linear``; None when not measured
-        (no bf16 instructions, or no oneDNN).
+        Not used by the decision (always None here); kept for reports that
+        time it with :func:`timed_bf16_speedup`.
     fast : bool
         What ``precision="auto"`` uses on this CPU: True means bf16.
     reason : str
@@ -124,21 +127,25 @@ def timed_bf16_speedup(rows: int = 512, width: int = 384, repeats: int = 5) -> f
 
 @lru_cache(maxsize=1)
 def cpu_bf16_support() -> CpuBf16Support:
-    """Probe this process's CPU once (cached): does bf16 autocast run fast here?"""
+    """Decide once per process (cached): does bf16 autocast run fast on this CPU?"""
     instructions = bf16_instructions(cpu_capabilities())
     onednn = onednn_enabled()
+    override = os.environ.get(CPU_BF16_ENV, "").strip()
+    if override in ("0", "1"):
+        return CpuBf16Support(instructions, onednn, None, override == "1",
+                              f"{CPU_BF16_ENV}={override} is set")
     if not instructions:
         return CpuBf16Support((), onednn, None, False,
                               "the CPU has no bfloat16 instructions (amx_bf16, avx512_bf16)")
     if not onednn:
         return CpuBf16Support(instructions, False, None, False,
                               "oneDNN is not available or disabled (torch.backends.mkldnn)")
-    speedup = timed_bf16_speedup()
-    fast = speedup >= MIN_BF16_SPEEDUP
-    verdict = "faster" if fast else "not faster"
-    return CpuBf16Support(instructions, True, speedup, fast,
-                          f"{'/'.join(instructions)}: a bf16 linear ran {speedup:.2f}x the speed "
-                          f"of fp32 ({verdict} than the {MIN_BF16_SPEEDUP}x bf16 needs)")
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    if isa and isa != "ALL" and "BF16" not in isa and "AMX" not in isa:
+        return CpuBf16Support(instructions, True, None, False,
+                              f"ONEDNN_MAX_CPU_ISA={isa} keeps oneDNN from its bf16 kernels")
+    return CpuBf16Support(instructions, True, None, True,
+                          f"{'/'.join(instructions)} with oneDNN: native bf16 matrix products")
 
 
 def cuda_bf16_supported(device: torch.device) -> bool:
