@@ -1,5 +1,7 @@
 """Parameter documentation shared by the text estimators' docstrings."""
 
+import re
+
 TEXT_PARAMETERS_DOC = """\
 checkpoint : str or os.PathLike
         Hugging Face hub id (e.g. ``"sentence-transformers/all-MiniLM-L6-v2"``)
@@ -177,4 +179,83 @@ def fill_doc(cls):
     cls.__doc__ = cls.__doc__.replace("{text_parameters}", TEXT_PARAMETERS_DOC).replace(
         "{text_kwargs}", TEXT_KWARGS_DOC
     ).replace("{text_fitted_attributes}", TEXT_FITTED_ATTRIBUTES_DOC)
+    return cls
+
+
+# ------------------------------------------------ AttentionTokenClassifier
+TOKEN_PARAMETERS = (
+    "checkpoint", "max_length", "stride", "finetune", "trainable_layers", "lora_r",
+    "lora_alpha", "lora_dropout", "lora_target_modules", "class_weight", "dropout", "lr",
+    "layer_lr_decay", "head_lr", "max_epochs", "batch_size", "group_by_length",
+    "weight_decay", "warmup_ratio", "max_grad_norm", "precision", "random_state", "device",
+    "callbacks", "train_split", "verbose", "warm_start", "optimizer",
+)
+
+_TOKEN_DOC_OVERRIDES = {
+    "max_length": """\
+max_length : int, default=128
+        Word pieces per window, special tokens included. A sentence with more
+        pieces is read in several windows overlapping by ``stride`` pieces;
+        every word still gets exactly one tag (read in the window where its
+        first piece has the most context on both sides).""",
+    "stride": """\
+stride : int or None, default=None
+        Pieces shared by consecutive windows of a long sentence. None uses a
+        quarter of ``max_length``. Must be smaller than the pieces of a
+        window (``max_length`` minus the special tokens).""",
+    "class_weight": """\
+class_weight : None, "balanced" or dict, default=None
+        Weights of the tags in the loss, as in scikit-learn: ``"balanced"``
+        weighs tags inversely to their frequency among the words of ``y``; a
+        dict maps tags to weights (missing tags weigh 1). Multiplied with
+        ``sample_weight`` (one weight per sentence).""",
+    "dropout": """\
+dropout : float, default=0.1
+        Dropout on the token states before the linear head.""",
+    "**kwargs": """\
+**kwargs
+        Further skorch parameters: ``iterator_train__*``, ``iterator_valid__*``,
+        ``callbacks__<name>__*``, ``optimizer__*`` and ``criterion__*``, passed
+        to the ``CrossEntropyLoss`` over words (e.g.
+        ``criterion__label_smoothing=0.1``). ``module__*`` is refused with a
+        ValueError: the network is built from the parameters above.""",
+    "batch_size": """\
+batch_size : int, default=32
+        Sentences per optimizer step (and per prediction batch); a long
+        sentence brings all its windows.""",
+    "finetune": """\
+finetune : {"full", "head", "top_k", "lora"}, default="full"
+        What trains: everything; only the head on a frozen encoder (kept in
+        eval mode); the top ``trainable_layers`` transformer layers and the
+        head; or LoRA adapters (through ``peft``, ``pip install
+        'sklattn[lora]'``) and the head.""",
+}
+
+_ENTRY = re.compile(r"^ {0,4}(\*\*kwargs|[A-Za-z_]\w*) : ")
+
+
+def _parameter_entries(doc: str) -> dict[str, str]:
+    """The entries of a numpy-style Parameters block, by parameter name, unindented."""
+    entries: dict[str, list[str]] = {}
+    current = None
+    for line in doc.splitlines():
+        match = _ENTRY.match(line) or (re.match(r"^ {0,4}(\*\*kwargs)$", line))
+        if match:
+            current = match.group(1)
+            entries[current] = [line.strip()]
+        elif current is not None:
+            entries[current].append(line)
+    return {name: "\n".join(lines) for name, lines in entries.items()}
+
+
+def _token_parameters_doc() -> str:
+    """The shared text-parameter docs, restricted to this estimator's parameters."""
+    shared = _parameter_entries(TEXT_PARAMETERS_DOC)
+    names = [*TOKEN_PARAMETERS, "**kwargs"]
+    return "\n    ".join(_TOKEN_DOC_OVERRIDES.get(name) or shared[name] for name in names)
+
+
+def fill_token_doc(cls):
+    """Class decorator: put the token classifier's Parameters section in its docstring."""
+    cls.__doc__ = cls.__doc__.replace("{token_parameters}", _token_parameters_doc())
     return cls

@@ -196,3 +196,64 @@ def _sentence_transformers_note(estimator) -> dict:
     output = ("transform()" if hasattr(estimator, "transform") and hasattr(estimator, "normalize")
               else "the pooled features the head reads (the head is not exported)")
     return {"encode_matches": output, "exact": not limits, "limits": limits}
+
+
+def _linear_head(model: torch.nn.Module, n_outputs: int, hidden_size: int) -> torch.nn.Linear:
+    """The single linear layer of a token-classification model's head, or a ValueError."""
+    prefix = model.base_model_prefix
+    head = [(name, module) for name, module in model.named_children() if name != prefix]
+    linears = [(name, module) for name, module in head if isinstance(module, torch.nn.Linear)]
+    others = [name for name, module in head if not isinstance(module, torch.nn.Linear)
+              and any(True for _ in module.parameters())]
+    if len(linears) != 1 or others or linears[0][1].out_features != n_outputs \
+            or linears[0][1].in_features != hidden_size:
+        raise ValueError(
+            f"{type(model).__name__} has a token-classification head "
+            f"({', '.join(name for name, _ in head)}) that is not one linear layer on the token "
+            "states, so sklattn's head does not map onto it; keep the whole estimator with "
+            "save() and sklattn.load() instead."
+        )
+    return linears[0][1]
+
+
+def export_token_classifier(estimator, path) -> None:
+    """Implementation of :meth:`AttentionTokenClassifier.export_pretrained`."""
+    from transformers import AutoModelForTokenClassification
+
+    from .checkpoint import quiet_transformers
+
+    check_is_fitted(estimator)
+    quiet_transformers()
+    encoder, tokenizer = estimator._encoder_and_tokenizer()
+    plain, merged = _without_adapters(encoder)
+    config = copy.deepcopy(plain.config)
+    config.id2label = {i: str(tag) for i, tag in enumerate(estimator.classes_)}
+    config.label2id = {str(tag): i for i, tag in enumerate(estimator.classes_)}
+    config.architectures = None
+    model = AutoModelForTokenClassification.from_config(config)
+    base = getattr(model, model.base_model_prefix)
+    missing, unexpected = base.load_state_dict(plain.state_dict(), strict=False)
+    unexpected = [name for name in unexpected if not name.startswith("pooler.")]
+    if missing or unexpected:
+        raise ValueError(
+            f"the encoder's weights do not match {type(model).__name__}'s "
+            f"{model.base_model_prefix!r} (missing {missing[:3]}, unexpected {unexpected[:3]}); "
+            "keep the whole estimator with save() and sklattn.load() instead."
+        )
+    head = _linear_head(model, estimator.n_outputs_, int(config.hidden_size))
+    with torch.no_grad():
+        head.weight.copy_(estimator.module_.head.weight.detach().cpu())
+        head.bias.copy_(estimator.module_.head.bias.detach().cpu())
+    model.eval()
+    info = {
+        "exported_by": "sklattn", "estimator": type(estimator).__name__,
+        "task": "token-classification", "max_length": estimator.max_length,
+        "stride": estimator._stride(), "lora_merged": merged,
+        "word_alignment": "each word is tagged from its first word piece; sentences longer "
+                          "than max_length pieces are read in windows overlapping by stride",
+        "versions": versions(),
+    }
+    with atomic_directory(path, EXPORT_MARKER, "directory exported by sklattn") as staging:
+        model.save_pretrained(str(staging))
+        tokenizer.save_pretrained(str(staging))
+        (staging / EXPORT_MARKER).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")

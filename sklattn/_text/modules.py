@@ -110,3 +110,46 @@ class EncoderWithHead(nn.Module):
             features = self.embed(input_ids, attention_mask, token_type_ids, chunk_owner)  # (B, H)
         pooled = features
         return self.head(self.dropout(pooled))  # (B, n_outputs)
+
+
+class TokenTaggingModule(nn.Module):
+    """A Hugging Face encoder followed by dropout and a linear layer on every token state.
+
+    The same layout as ``AutoModelForTokenClassification`` for BERT-like
+    models (encoder, dropout, ``classifier`` linear), so the weights export
+    one to one.
+
+    Parameters
+    ----------
+    encoder : transformers.PreTrainedModel
+        Bare encoder returning ``last_hidden_state``.
+    n_outputs : int
+        Number of tags.
+    dropout : float
+        Dropout before the head.
+    frozen_encoder : bool, default=False
+        Keep the encoder in eval mode and out of autograd (``finetune="head"``).
+    """
+
+    def __init__(self, encoder: nn.Module, n_outputs: int, dropout: float,
+                 frozen_encoder: bool = False) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.frozen_encoder = frozen_encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, n_outputs)
+
+    def train(self, mode: bool = True) -> "TokenTaggingModule":
+        super().train(mode)
+        if self.frozen_encoder:
+            self.encoder.eval()
+        return self
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        """Tag logits of every position, shape (C, T, n_outputs), for C windows of T pieces."""
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            inputs["token_type_ids"] = token_type_ids
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_encoder):
+            hidden = self.encoder(**inputs).last_hidden_state  # (C, T, H)
+        return self.head(self.dropout(hidden))  # (C, T, n_outputs)

@@ -9,10 +9,7 @@ loss and predictions use the first piece of each word.
 
 from __future__ import annotations
 
-import copy
-import json
 import os
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -23,20 +20,18 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 from skorch.utils import to_tensor
-from torch import nn
 
 from .._core.inference import run_batches
 from .._core.keys import SAMPLE_WEIGHT
 from .._core.precision import int8_module
 from .._core.validation import check_sample_weight, validate_params
-from .._io.atomic import atomic_directory
-from .._io.format import EXPORT_MARKER, versions
 from .._io.registry import register_estimator
 from .base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
 from .data import TokenizedDataset, length_order, pad_token_id
-from .docs import TEXT_PARAMETERS_DOC
-from .export import _without_adapters
+from .docs import TOKEN_PARAMETERS, fill_token_doc
+from .export import export_token_classifier
 from .finetune import add_lora_adapters, freeze_for_strategy
+from .modules import TokenTaggingModule
 from .tagging_metrics import entity_f1, tag_scheme
 from .word_alignment import (
     WindowCollate,
@@ -49,128 +44,8 @@ from .word_alignment import (
 # Batch entries that are bookkeeping for the loss and the predictions, not encoder inputs.
 _BOOKKEEPING = ("word_index", "chunk_owner")
 
-TOKEN_PARAMETERS = (
-    "checkpoint", "max_length", "stride", "finetune", "trainable_layers", "lora_r",
-    "lora_alpha", "lora_dropout", "lora_target_modules", "class_weight", "dropout", "lr",
-    "layer_lr_decay", "head_lr", "max_epochs", "batch_size", "group_by_length",
-    "weight_decay", "warmup_ratio", "max_grad_norm", "precision", "random_state", "device",
-    "callbacks", "train_split", "verbose", "warm_start", "optimizer",
-)
-
-_TOKEN_DOC_OVERRIDES = {
-    "max_length": """\
-max_length : int, default=128
-        Word pieces per window, special tokens included. A sentence with more
-        pieces is read in several windows overlapping by ``stride`` pieces;
-        every word still gets exactly one tag (read in the window where its
-        first piece has the most context on both sides).""",
-    "stride": """\
-stride : int or None, default=None
-        Pieces shared by consecutive windows of a long sentence. None uses a
-        quarter of ``max_length``. Must be smaller than the pieces of a
-        window (``max_length`` minus the special tokens).""",
-    "class_weight": """\
-class_weight : None, "balanced" or dict, default=None
-        Weights of the tags in the loss, as in scikit-learn: ``"balanced"``
-        weighs tags inversely to their frequency among the words of ``y``; a
-        dict maps tags to weights (missing tags weigh 1). Multiplied with
-        ``sample_weight`` (one weight per sentence).""",
-    "dropout": """\
-dropout : float, default=0.1
-        Dropout on the token states before the linear head.""",
-    "**kwargs": """\
-**kwargs
-        Further skorch parameters: ``iterator_train__*``, ``iterator_valid__*``,
-        ``callbacks__<name>__*``, ``optimizer__*`` and ``criterion__*``, passed
-        to the ``CrossEntropyLoss`` over words (e.g.
-        ``criterion__label_smoothing=0.1``). ``module__*`` is refused with a
-        ValueError: the network is built from the parameters above.""",
-    "batch_size": """\
-batch_size : int, default=32
-        Sentences per optimizer step (and per prediction batch); a long
-        sentence brings all its windows.""",
-    "finetune": """\
-finetune : {"full", "head", "top_k", "lora"}, default="full"
-        What trains: everything; only the head on a frozen encoder (kept in
-        eval mode); the top ``trainable_layers`` transformer layers and the
-        head; or LoRA adapters (through ``peft``, ``pip install
-        'sklattn[lora]'``) and the head.""",
-}
-
-_ENTRY = re.compile(r"^ {0,4}(\*\*kwargs|[A-Za-z_]\w*) : ")
-
-
-def _parameter_entries(doc: str) -> dict[str, str]:
-    """The entries of a numpy-style Parameters block, by parameter name, unindented."""
-    entries: dict[str, list[str]] = {}
-    current = None
-    for line in doc.splitlines():
-        match = _ENTRY.match(line) or (re.match(r"^ {0,4}(\*\*kwargs)$", line))
-        if match:
-            current = match.group(1)
-            entries[current] = [line.strip()]
-        elif current is not None:
-            entries[current].append(line)
-    return {name: "\n".join(lines) for name, lines in entries.items()}
-
-
-def _token_parameters_doc() -> str:
-    """The shared text-parameter docs, restricted to this estimator's parameters."""
-    shared = _parameter_entries(TEXT_PARAMETERS_DOC)
-    names = [*TOKEN_PARAMETERS, "**kwargs"]
-    return "\n    ".join(_TOKEN_DOC_OVERRIDES.get(name) or shared[name] for name in names)
-
-
-def _fill_token_doc(cls):
-    cls.__doc__ = cls.__doc__.replace("{token_parameters}", _token_parameters_doc())
-    return cls
-
-
-class TokenTaggingModule(nn.Module):
-    """A Hugging Face encoder followed by dropout and a linear layer on every token state.
-
-    The same layout as ``AutoModelForTokenClassification`` for BERT-like
-    models (encoder, dropout, ``classifier`` linear), so the weights export
-    one to one.
-
-    Parameters
-    ----------
-    encoder : transformers.PreTrainedModel
-        Bare encoder returning ``last_hidden_state``.
-    n_outputs : int
-        Number of tags.
-    dropout : float
-        Dropout before the head.
-    frozen_encoder : bool, default=False
-        Keep the encoder in eval mode and out of autograd (``finetune="head"``).
-    """
-
-    def __init__(self, encoder: nn.Module, n_outputs: int, dropout: float,
-                 frozen_encoder: bool = False) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.frozen_encoder = frozen_encoder
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(encoder.config.hidden_size, n_outputs)
-
-    def train(self, mode: bool = True) -> "TokenTaggingModule":
-        super().train(mode)
-        if self.frozen_encoder:
-            self.encoder.eval()
-        return self
-
-    def forward(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
-        """Tag logits of every position, shape (C, T, n_outputs), for C windows of T pieces."""
-        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
-            inputs["token_type_ids"] = token_type_ids
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_encoder):
-            hidden = self.encoder(**inputs).last_hidden_state  # (C, T, H)
-        return self.head(self.dropout(hidden))  # (C, T, n_outputs)
-
-
 @register_estimator
-@_fill_token_doc
+@fill_token_doc
 class AttentionTokenClassifier(TextNetBase):
     """Word tagger (named entities, parts of speech) that fine-tunes a transformer encoder.
 
@@ -603,65 +478,3 @@ class AttentionTokenClassifier(TextNetBase):
             single linear layer on the token states (then use :meth:`save`).
         """
         export_token_classifier(self, path)
-
-
-
-def _linear_head(model: nn.Module, n_outputs: int, hidden_size: int) -> nn.Linear:
-    """The single linear layer of a token-classification model's head, or a ValueError."""
-    prefix = model.base_model_prefix
-    head = [(name, module) for name, module in model.named_children() if name != prefix]
-    linears = [(name, module) for name, module in head if isinstance(module, nn.Linear)]
-    others = [name for name, module in head if not isinstance(module, nn.Linear)
-              and any(True for _ in module.parameters())]
-    if len(linears) != 1 or others or linears[0][1].out_features != n_outputs \
-            or linears[0][1].in_features != hidden_size:
-        raise ValueError(
-            f"{type(model).__name__} has a token-classification head "
-            f"({', '.join(name for name, _ in head)}) that is not one linear layer on the token "
-            "states, so sklattn's head does not map onto it; keep the whole estimator with "
-            "save() and sklattn.load() instead."
-        )
-    return linears[0][1]
-
-
-def export_token_classifier(estimator: AttentionTokenClassifier, path) -> None:
-    """Implementation of :meth:`AttentionTokenClassifier.export_pretrained`."""
-    from transformers import AutoModelForTokenClassification
-
-    from .checkpoint import quiet_transformers
-
-    check_is_fitted(estimator)
-    quiet_transformers()
-    encoder, tokenizer = estimator._encoder_and_tokenizer()
-    plain, merged = _without_adapters(encoder)
-    config = copy.deepcopy(plain.config)
-    config.id2label = {i: str(tag) for i, tag in enumerate(estimator.classes_)}
-    config.label2id = {str(tag): i for i, tag in enumerate(estimator.classes_)}
-    config.architectures = None
-    model = AutoModelForTokenClassification.from_config(config)
-    base = getattr(model, model.base_model_prefix)
-    missing, unexpected = base.load_state_dict(plain.state_dict(), strict=False)
-    unexpected = [name for name in unexpected if not name.startswith("pooler.")]
-    if missing or unexpected:
-        raise ValueError(
-            f"the encoder's weights do not match {type(model).__name__}'s "
-            f"{model.base_model_prefix!r} (missing {missing[:3]}, unexpected {unexpected[:3]}); "
-            "keep the whole estimator with save() and sklattn.load() instead."
-        )
-    head = _linear_head(model, estimator.n_outputs_, int(config.hidden_size))
-    with torch.no_grad():
-        head.weight.copy_(estimator.module_.head.weight.detach().cpu())
-        head.bias.copy_(estimator.module_.head.bias.detach().cpu())
-    model.eval()
-    info = {
-        "exported_by": "sklattn", "estimator": type(estimator).__name__,
-        "task": "token-classification", "max_length": estimator.max_length,
-        "stride": estimator._stride(), "lora_merged": merged,
-        "word_alignment": "each word is tagged from its first word piece; sentences longer "
-                          "than max_length pieces are read in windows overlapping by stride",
-        "versions": versions(),
-    }
-    with atomic_directory(path, EXPORT_MARKER, "directory exported by sklattn") as staging:
-        model.save_pretrained(str(staging))
-        tokenizer.save_pretrained(str(staging))
-        (staging / EXPORT_MARKER).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
