@@ -85,3 +85,19 @@ def test_transfer_probe_reads_every_block_and_pretraining_learns():
     assert reps["block 2 all tokens"].shape == (64, 6 * ARCH["d_model"])
     labels = (base[:, 0] > 0).numpy().astype(int)
     assert probe_accuracy(x.numpy(), labels, seeds=range(3), n_shots=32).mean() > 0.9
+
+
+def test_few_shot_draws_balanced_seeded_training_sets_apart_from_the_test_set():
+    from few_shot import draw_train, markdown, parse_variant, split
+
+    y = np.array(["a"] * 60 + ["b"] * 30 + ["c"] * 10, dtype=object)
+    pool, test = split(y, n_test=20)
+    assert not set(pool) & set(test) and len(pool) + len(test) == len(y)
+    train = draw_train(pool, y, shots=4, seed=0, regression=False)
+    assert sorted(y[train]) == ["a"] * 4 + ["b"] * 4 + ["c"] * 4
+    assert set(train) <= set(pool)
+    np.testing.assert_array_equal(train, draw_train(pool, y, shots=4, seed=0, regression=False))
+    assert len(draw_train(pool, y, shots=7, seed=1, regression=True)) == 7
+    assert parse_variant("max_epochs=10,finetune=head")[1] == {"max_epochs": 10, "finetune": "head"}
+    table = markdown({("rt", 8, "TF-IDF"): [(0.5, 1.0, False), (0.7, 3.0, True)]}, {}, "balanced accuracy")
+    assert "| rt | 8 | 0.600 ± 0.100 (2 s, n=2) 1 noisy |" in table
