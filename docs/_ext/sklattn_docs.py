@@ -19,7 +19,7 @@ from pathlib import Path
 
 # user-guide page -> keywords matched against the README's "## " headings
 README_PAGES = {
-    "tasks": ("example", "estimators", "parameters"),
+    "tasks": ("example", "estimators", "parameters", "small data"),
     "saving": ("saving", "loading", "persist"),
     "strategies": ("strateg", "fine-tuning", "long text"),
     "scaling": ("scaling", "distributed", "dask"),
