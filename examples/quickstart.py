@@ -33,6 +33,13 @@ from sklattn import AttentionClassifier
 from sklattn.datasets import load_rotten_tomatoes, minilm_path
 
 
+def clone_fitted_with_precision(estimator, precision: str):
+    """A copy of a fitted estimator that predicts in another precision (weights untouched)."""
+    import copy
+
+    return copy.deepcopy(estimator).set_params(precision=precision)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-train", type=int, default=2000)
@@ -66,6 +73,9 @@ def main() -> None:
     predictions = clf.predict(X_test)
     predict_seconds = time.perf_counter() - start
     accuracy = float(np.mean(predictions == y_test))
+    # The same fitted model, predicting with int8 Linear layers (CPU only).
+    int8 = clone_fitted_with_precision(clf, "int8") if clf.device == "cpu" else None
+    int8_accuracy = float(np.mean(int8.predict(X_test) == y_test)) if int8 is not None else None
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "rotten_tomatoes.joblib")
@@ -79,6 +89,8 @@ def main() -> None:
     print(f"{'TF-IDF + LogisticRegression (same ' + str(len(train)) + ' texts)':<48} {tfidf_acc:>13.3f}")
     print(f"{'TF-IDF + LogisticRegression (all ' + str(len(train_all)) + ' texts)':<48} {tfidf_full_acc:>13.3f}")
     print(f"{'AttentionClassifier all-MiniLM-L6-v2 (' + clf.precision_ + ')':<48} {accuracy:>13.3f}")
+    if int8_accuracy is not None:
+        print(f"{'  the same model predicting in int8':<48} {int8_accuracy:>13.3f}")
     print()
     print(f"gain over TF-IDF on the same texts: {100 * (accuracy - tfidf_acc):+.1f} points")
     print(f"fit: {fit_seconds:.0f} s ({clf.max_epochs_} epochs, {len(train)} texts, precision="
