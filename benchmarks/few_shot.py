@@ -29,7 +29,6 @@ import argparse
 import ast
 import os
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -229,7 +228,7 @@ def main() -> None:
 def markdown(results: dict, fitted_epochs: dict, metric: str) -> str:
     """One row per dataset and shot count, one cell per side: mean ± sd (fit seconds)."""
     sides = list(dict.fromkeys(side for _, _, side in results))
-    lines = [f"| dataset | per class | " + " | ".join(sides) + " |",
+    lines = ["| dataset | per class | " + " | ".join(sides) + " |",
              "|---|---|" + "---|" * len(sides)]
     for dataset, shots in dict.fromkeys((d, s) for d, s, _ in results):
         cells = []
