@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
+from numbers import Integral, Real
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from sklearn import get_config
 from sklearn.utils.metadata_routing import process_routing
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
 from skorch.callbacks import GradientNormClipping, PrintLog
@@ -26,12 +28,37 @@ from skorch.utils import to_device, to_tensor
 from .._io.load import copy_weights, set_fitted_attributes
 from .._io.save import SaveMixin
 from .inference import autocast_context, run_batches
-from .precision import current_training_precision, int8_module, resolve_precision, training_precision
+from .precision import (
+    PRECISION_CONSTRAINT,
+    current_training_precision,
+    int8_module,
+    resolve_precision,
+    training_precision,
+)
 from .keys import SAMPLE_WEIGHT
 from .progress import EpochProgressBar, prediction_progress
 from .compat import SkorchSklearnMixin, resolve_seed, seeded
 from .callbacks import StopOnNonFiniteLoss, WarmupLinearSchedule, stopped_on_purpose
 from .resume import ResumableCheckpoint
+
+# Constraints of the training parameters every SklattnNet estimator takes; the text
+# and tabular estimators add their own (and widen max_epochs and lr with "auto").
+TRAINING_PARAMETER_CONSTRAINTS: dict[str, list] = {
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "warmup_ratio": [Interval(Real, 0, 1, closed="both")],
+    "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+    "precision": [PRECISION_CONSTRAINT],
+    "random_state": ["random_state"],
+    "device": [str, torch.device],
+    "callbacks": [list, StrOptions({"disable"}), None],
+    "train_split": [callable, None],
+    "verbose": ["verbose"],
+    "warm_start": ["boolean"],
+    "optimizer": [callable],
+}
 
 
 class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):

@@ -30,8 +30,7 @@ from torch.utils.data import Subset
 
 from .._core.inference import run_batches, slice_batches
 from .._core.keys import SAMPLE_WEIGHT
-from .._core.net import SklattnNet
-from .._core.precision import PRECISION_CONSTRAINT
+from .._core.net import TRAINING_PARAMETER_CONSTRAINTS, SklattnNet
 from .._io.registry import register_estimator
 from .._core.compat import resolve_seed
 from .docs import fill_doc
@@ -59,20 +58,7 @@ TABULAR_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-    "lr": [Interval(Real, 0, None, closed="neither")],
-    "max_epochs": [Interval(Integral, 1, None, closed="left")],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "warmup_ratio": [Interval(Real, 0, 1, closed="both")],
-    "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
-    "precision": [PRECISION_CONSTRAINT],
-    "random_state": ["random_state"],
-    "device": [str, torch.device],
-    "callbacks": [list, StrOptions({"disable"}), None],
-    "train_split": [callable, None],
-    "verbose": ["verbose"],
-    "warm_start": ["boolean"],
-    "optimizer": [callable],
+    **TRAINING_PARAMETER_CONSTRAINTS,
 }
 
 class _TabularNetBase(SklattnNet):

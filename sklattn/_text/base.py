@@ -48,9 +48,9 @@ from .finetune import (
 from .modules import POOLING_MODES, EncoderWithHead
 from .small_data import auto_max_epochs
 from .._core.inference import run_batches
-from .._core.precision import PRECISION_CONSTRAINT, int8_module
+from .._core.precision import int8_module
 from .._core.keys import SAMPLE_WEIGHT
-from .._core.net import SklattnNet
+from .._core.net import TRAINING_PARAMETER_CONSTRAINTS, SklattnNet
 from .._core.validation import (
     check_consistent_length,
     check_sample_weight,
@@ -86,19 +86,9 @@ TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "layer_lr_decay": [Interval(Real, 0, 1, closed="right")],
     "head_lr": [Interval(Real, 0, None, closed="neither"), None],
     "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    **{name: constraint for name, constraint in TRAINING_PARAMETER_CONSTRAINTS.items()
+       if name not in ("lr", "max_epochs")},
     "group_by_length": ["boolean"],
-    "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "warmup_ratio": [Interval(Real, 0, 1, closed="both")],
-    "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
-    "precision": [PRECISION_CONSTRAINT],
-    "random_state": ["random_state"],
-    "device": [str, torch.device],
-    "callbacks": [list, StrOptions({"disable"}), None],
-    "train_split": [callable, None],
-    "verbose": ["verbose"],
-    "warm_start": ["boolean"],
-    "optimizer": [callable],
 }
 
 
@@ -221,7 +211,12 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
             )
         else:
             freeze_for_strategy(encoder, self.finetune, self.trainable_layers)
-        self.module_ = EncoderWithHead(
+        self.module_ = self._network(encoder)
+        return self
+
+    def _network(self, encoder: torch.nn.Module) -> torch.nn.Module:
+        """The task network around the (strategy-prepared) encoder."""
+        return EncoderWithHead(
             encoder,
             self.n_outputs_,
             self.pooling,
@@ -229,7 +224,6 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
             frozen_encoder=self.finetune == "head",
             chunk_pooling="max" if self.long_text == "chunk_max" else "mean",
         )
-        return self
 
     def _learning_rate(self) -> float:
         return AUTO_LEARNING_RATES[self.finetune] if self.lr == "auto" else self.lr

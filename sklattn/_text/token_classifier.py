@@ -15,7 +15,6 @@ from types import MappingProxyType
 
 import numpy as np
 import torch
-from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
@@ -30,7 +29,6 @@ from .base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
 from .data import TokenizedDataset, length_order, pad_token_id
 from .docs import TOKEN_PARAMETERS, fill_token_doc
 from .export import export_token_classifier
-from .finetune import add_lora_adapters, freeze_for_strategy
 from .modules import TokenTaggingModule
 from .tagging_metrics import entity_f1, tag_scheme
 from .word_alignment import (
@@ -196,23 +194,10 @@ class AttentionTokenClassifier(TextNetBase):
         return tags
 
     # ------------------------------------------------------- skorch overrides
-    def initialize_module(self):
-        if not hasattr(self, "n_outputs_"):
-            raise NotFittedError(
-                f"{type(self).__name__} builds its network from the data; call fit "
-                "instead of initialize()."
-            )
-        encoder = self._build_encoder()
-        if self.finetune == "lora":
-            encoder = add_lora_adapters(
-                encoder, self.lora_r, self.lora_alpha, self.lora_dropout, self.lora_target_modules
-            )
-        else:
-            freeze_for_strategy(encoder, self.finetune, self.trainable_layers)
-        self.module_ = TokenTaggingModule(
+    def _network(self, encoder: torch.nn.Module) -> torch.nn.Module:
+        return TokenTaggingModule(
             encoder, self.n_outputs_, self.dropout, frozen_encoder=self.finetune == "head"
         )
-        return self
 
     def _iterator_kwargs(self, dataset, training: bool, kwargs: dict) -> dict:
         kwargs.setdefault("collate_fn", WindowCollate(pad_token_id(self.tokenizer_)))
