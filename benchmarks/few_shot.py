@@ -89,7 +89,8 @@ def fit_sklattn(X, y, checkpoint: str, seed: int, regression: bool, params: dict
     from sklattn import AttentionClassifier, AttentionRegressor
 
     cls = AttentionRegressor if regression else AttentionClassifier
-    model = cls(checkpoint, max_length=64, random_state=seed, **params)
+    # max_length 64 by default here (the reviews and tweets are short); a --variant may change it.
+    model = cls(checkpoint, **{"max_length": 64, **params}, random_state=seed)
     return model.fit(X, y)
 
 
