@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._core.keys import SAMPLE_WEIGHT
 from .data import _OPTIONAL_ENCODER_INPUTS
 
 # Label of positions the loss ignores (torch's CrossEntropyLoss default ignore_index).
@@ -282,7 +283,7 @@ class WindowCollate:
 
     def __call__(self, items: list[tuple[dict[str, Any], Any]]):
         features = [item[0] for item in items]
-        names = [name for name in features[0] if name != "sample_weight"]
+        names = [name for name in features[0] if name != SAMPLE_WEIGHT]
         owner = [i for i, f in enumerate(features) for _ in f["input_ids"]]
         rows = {name: [window for f in features for window in f[name]] for name in names}
         lengths = [len(ids) for ids in rows["input_ids"]]
@@ -305,10 +306,10 @@ class WindowCollate:
         labels = np.full((n_rows, longest), IGNORED, dtype=np.int64)
         if isinstance(items[0][1], np.ndarray):
             labels[read] = [items[o][1][w] for o, w in zip(owners[read], word_index[read])]
-        if "sample_weight" in features[0]:
+        if SAMPLE_WEIGHT in features[0]:
             weights = np.zeros((n_rows, longest), dtype=np.float32)
-            weights[read] = [features[o]["sample_weight"][w] for o, w in zip(owners[read], word_index[read])]
-            batch["sample_weight"] = torch.from_numpy(weights)
+            weights[read] = [features[o][SAMPLE_WEIGHT][w] for o, w in zip(owners[read], word_index[read])]
+            batch[SAMPLE_WEIGHT] = torch.from_numpy(weights)
         return batch, torch.from_numpy(labels)
 
 
