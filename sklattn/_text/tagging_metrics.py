@@ -36,42 +36,38 @@ def tag_scheme(tags) -> str:
     return "plain"
 
 
-def _split(chunk: str) -> tuple[str, str]:
-    return chunk[0], chunk[1:].split("-", maxsplit=1)[-1] or "_"
-
-
-def _end_of_chunk(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
-    if prev_tag in ("E", "S"):
-        return True
-    if prev_tag in ("B", "I") and tag in ("B", "S", "O"):
-        return True
-    return prev_tag != "O" and prev_tag != "." and prev_type != type_
-
-
-def _start_of_chunk(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
-    if tag in ("B", "S"):
-        return True
-    if prev_tag in ("E", "S", "O") and tag in ("E", "I"):
-        return True
-    return tag != "O" and tag != "." and prev_type != type_
+def _parse(tag: str) -> tuple[str, str]:
+    """``(prefix, type)`` of a tag: ``"B-PER"`` -> ``("B", "PER")``; a bare ``"B"`` has type ``"_"``."""
+    prefix, _, type_ = tag.partition("-")
+    return prefix[:1], type_ or "_"
 
 
 def entities(tag_lists: list[list[str]]) -> list[tuple[str, int, int]]:
     """``(type, first, last)`` of every entity; positions count across sentences.
 
-    Each sentence is followed by an ``O`` (as in seqeval), so no entity spans two.
+    A word extends the open entity only when it continues it explicitly: the
+    previous word was a ``B``/``I`` word of the entity, and this one is an ``I``
+    or ``E`` word of the same type. Any other word closes the open entity, and
+    opens a new one unless it is ``O`` (so a stray ``I-LOC`` starts an entity,
+    as conlleval reads IOB1). Sentences never share an entity; positions leave
+    a gap between sentences, as seqeval's "O" separator does.
     """
-    sequence = [tag for tags in tag_lists for tag in [*tags, "O"]]
-    chunks = []
-    prev_tag, prev_type, begin = "O", "", 0
-    for i, chunk in enumerate([*sequence, "O"]):
-        tag, type_ = _split(chunk)
-        if _end_of_chunk(prev_tag, tag, prev_type, type_):
-            chunks.append((prev_type, begin, i - 1))
-        if _start_of_chunk(prev_tag, tag, prev_type, type_):
-            begin = i
-        prev_tag, prev_type = tag, type_
-    return chunks
+    spans = []
+    offset = 0
+    for tags in tag_lists:
+        open_type, begin, previous = None, 0, "O"
+        for i, tag in enumerate(tags):
+            prefix, type_ = _parse(tag)
+            extends = (open_type == type_ and previous in ("B", "I") and prefix in ("I", "E"))
+            if not extends:
+                if open_type is not None:
+                    spans.append((open_type, offset + begin, offset + i - 1))
+                open_type, begin = (None, 0) if prefix == "O" else (type_, i)
+            previous = prefix
+        if open_type is not None:
+            spans.append((open_type, offset + begin, offset + len(tags) - 1))
+        offset += len(tags) + 1
+    return spans
 
 
 def _divide(numerator: int, denominator: int) -> float:
@@ -81,7 +77,7 @@ def _divide(numerator: int, denominator: int) -> float:
 def _prf(correct: int, predicted: int, true: int) -> tuple[float, float, float]:
     precision, recall = _divide(correct, predicted), _divide(correct, true)
     denominator = precision + recall
-    f1 = (1 + 1.0) * precision * recall / (denominator if denominator else 1.0)  # seqeval's order
+    f1 = 2.0 * precision * recall / (denominator if denominator else 1.0)
     return precision, recall, f1
 
 
