@@ -111,8 +111,10 @@ class AttentionEmbedder(
         from ``y`` with :func:`sklearn.utils.multiclass.type_of_target`:
         ``"continuous"`` targets train a regressor, anything else a
         classifier. ``False`` ignores ``y``.
-    max_epochs : int, default=3
-        Fine-tuning epochs; unused when ``fine_tune=False``.
+    max_epochs : int or "auto", default="auto"
+        Fine-tuning epochs; unused when ``fine_tune=False``. ``"auto"`` is the
+        rule of :class:`AttentionClassifier`: enough epochs for at least 60
+        optimizer steps on small data, exactly 3 on large data.
     lr : float, default=5e-5
         Peak fine-tuning learning rate of AdamW; unused when ``fine_tune=False``.
     random_state : int, RandomState instance or None, default=None
@@ -200,7 +202,7 @@ class AttentionEmbedder(
         precision: str = "auto",
         device: str | torch.device = "cpu",
         fine_tune: bool | str = False,
-        max_epochs: int = 3,
+        max_epochs: int | str = "auto",
         lr: float = 5e-5,
         random_state=None,
         fine_tune_params: dict | None = None,
