@@ -16,7 +16,7 @@ Examples
 ...     ["fit", "--data", "train.csv", "--text-column", "review", "--target", "label",
 ...      "--checkpoint", "path/to/model", "--output", "my-model"])
 >>> args.command, args.text_column, args.task, args.epochs
-('fit', ['review'], 'auto', 3)
+('fit', ['review'], 'auto', 'auto')
 """
 
 from __future__ import annotations
@@ -89,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="directory to save the fine-tuned model in")
     fit.add_argument("--overwrite", action="store_true", help="replace a model saved in --output before")
     fit.add_argument("--max-length", type=int, default=128, help="tokens per text (default 128)")
-    fit.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
+    fit.add_argument("--epochs", type=_epochs, default="auto",
+                     help="training epochs, or 'auto' (default): at least 60 optimizer steps on "
+                          "small data, 3 epochs on large data")
     fit.add_argument("--batch-size", type=int, default=32, help="texts per step (default 32)")
     fit.add_argument("--lr", type=float, default=None,
                      help="peak learning rate (default: the estimator's default)")
@@ -216,6 +218,19 @@ def _targets(frame, targets: Sequence[str], task: str, label_sep: str, label_nam
     ]
     binarizer = MultiLabelBinarizer(classes=label_names)
     return binarizer.fit_transform(label_sets), [str(name) for name in binarizer.classes_]
+
+
+def _epochs(value: str) -> int | str:
+    """``--epochs``: a positive integer or ``auto``."""
+    if value == "auto":
+        return value
+    try:
+        epochs = int(value)
+    except ValueError:
+        epochs = 0
+    if epochs < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {value!r}")
+    return epochs
 
 
 # ---------------------------------------------------------------- commands
