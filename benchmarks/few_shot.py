@@ -121,15 +121,19 @@ def fit_tfidf(X, y, seed: int, regression: bool):
 
 
 def fit_setfit(X, y, checkpoint: str, seed: int):
+    import tempfile
+
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
 
     classes, encoded = np.unique(y, return_inverse=True)
     model = SetFitModel.from_pretrained(checkpoint)
-    args = TrainingArguments(num_iterations=20, num_epochs=1, batch_size=16, seed=seed,
-                             report_to="none", show_progress_bar=False)
-    train = Dataset.from_dict({"text": list(X), "label": encoded.tolist()})
-    Trainer(model=model, args=args, train_dataset=train).train()
+    with tempfile.TemporaryDirectory() as output_dir:  # its trainer writes checkpoints/ otherwise
+        args = TrainingArguments(output_dir=output_dir, num_iterations=20, num_epochs=1,
+                                 batch_size=16, seed=seed, report_to="none",
+                                 show_progress_bar=False)
+        train = Dataset.from_dict({"text": list(X), "label": encoded.tolist()})
+        Trainer(model=model, args=args, train_dataset=train).train()
 
     class Wrapped:
         def predict(self, texts):
