@@ -8,10 +8,11 @@ tabular estimators subclass it and add their inputs and network.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import warnings
 from numbers import Integral, Real
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -207,11 +208,10 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
         """Module outputs (n_samples, n_outputs), float32, in the order of ``dataset``.
 
         Batches come from ``get_iterator`` and run in ``order`` (see
-        :func:`~sklattn._core.inference.run_batches`) through ``evaluation_step``.
-        ``precision="int8"`` runs them through an int8 copy of ``module_``
-        (:func:`~sklattn._core.precision.int8_module`); ``module_`` is put back after.
+        :func:`~sklattn._core.inference.run_batches`) through ``evaluation_step``,
+        under :meth:`_module_for` ``precision``.
         """
-        def run() -> np.ndarray:
+        with self._module_for(precision):
             return run_batches(
                 dataset,
                 lambda batch: self.evaluation_step(batch, training=False).float().cpu().numpy(),
@@ -219,12 +219,21 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
                 order=order, device=self.device, precision=precision, progress=self._shows_progress(),
             )
 
+    @contextlib.contextmanager
+    def _module_for(self, precision: str) -> Iterator[None]:
+        """Within the block, ``module_`` is the network that predicts at ``precision``.
+
+        For ``"int8"`` that is the cached int8 copy
+        (:func:`~sklattn._core.precision.int8_module`), swapped in and put back
+        after; for any other precision ``module_`` itself.
+        """
         if precision != "int8":
-            return run()
+            yield
+            return
         module = self.module_
         self.__dict__["module_"] = int8_module(module)
         try:
-            return run()
+            yield
         finally:
             self.__dict__["module_"] = module
 

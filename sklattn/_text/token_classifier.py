@@ -22,7 +22,6 @@ from skorch.utils import to_tensor
 
 from .._core.inference import run_batches
 from .._core.keys import SAMPLE_WEIGHT
-from .._core.precision import int8_module
 from .._core.validation import check_sample_weight, validate_params
 from .._io.registry import register_estimator
 from .base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
@@ -321,21 +320,12 @@ class AttentionTokenClassifier(TextNetBase):
 
         precision = self._prediction_precision()  # "auto" resolved on this machine, now
 
-        def run() -> list[np.ndarray]:
+        with self._module_for(precision):
             return run_batches(
                 dataset, step, batches=lambda data: self.get_iterator(data, training=False),
                 order=length_order(dataset), device=self.device, precision=precision,
                 progress=self._shows_progress(),
             )
-
-        if precision != "int8":
-            return run()
-        module = self.module_  # as SklattnNet._module_outputs: an int8 copy, put back after
-        self.__dict__["module_"] = int8_module(module)
-        try:
-            return run()
-        finally:
-            self.__dict__["module_"] = module
 
     def predict_proba(self, X) -> list[np.ndarray]:
         """Tag probabilities of every word.
