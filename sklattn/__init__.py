@@ -8,6 +8,7 @@ from ._io.load import load
 from ._text.regressor import AttentionRegressor
 from ._text.token_classifier import AttentionTokenClassifier
 from ._tabular.estimators import TabularAttentionClassifier, TabularAttentionRegressor
+from ._tabular.pretrainer import TabularAttentionPretrainer
 
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "AttentionTokenClassifier",
     "TabularAttentionClassifier",
     "TabularAttentionRegressor",
+    "TabularAttentionPretrainer",
     "clear_feature_cache",
     "load",
     "__version__",

@@ -28,6 +28,7 @@ from sklattn import (
     AttentionEmbedder,
     AttentionRegressor,
     TabularAttentionClassifier,
+    TabularAttentionPretrainer,
     TabularAttentionRegressor,
 )
 import re
@@ -301,7 +302,8 @@ def _expected_failed_tabular_checks(estimator) -> dict[str, str]:
 
 
 @parametrize_with_checks(
-    [TabularAttentionClassifier(**TINY_TABULAR), TabularAttentionRegressor(**TINY_TABULAR)],
+    [TabularAttentionClassifier(**TINY_TABULAR), TabularAttentionRegressor(**TINY_TABULAR),
+     TabularAttentionPretrainer(**TINY_TABULAR)],
     expected_failed_checks=_expected_failed_tabular_checks,
 )
 def test_sklearn_common_checks_tabular(estimator, check):
@@ -496,7 +498,7 @@ def _documented_parameters(estimator_class) -> list[str]:
 
 @pytest.mark.parametrize("estimator_class", [
     AttentionClassifier, AttentionRegressor, AttentionEmbedder,
-    TabularAttentionClassifier, TabularAttentionRegressor,
+    TabularAttentionClassifier, TabularAttentionRegressor, TabularAttentionPretrainer,
 ])
 def test_parameter_names_agree_across_signature_constraints_and_docstring(estimator_class):
     import inspect

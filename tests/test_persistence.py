@@ -39,6 +39,7 @@ from sklattn import (
     AttentionRegressor,
     AttentionTokenClassifier,
     TabularAttentionClassifier,
+    TabularAttentionPretrainer,
     TabularAttentionRegressor,
 )
 from sklattn._io.format import MANIFEST, WEIGHTS, file_table as _file_table, seal as _seal
@@ -48,7 +49,7 @@ HAS_PEFT = importlib.util.find_spec("peft") is not None
 TEXT = dict(max_length=32, max_epochs=1, batch_size=16, lr=2e-3, random_state=0)
 TABULAR = dict(max_epochs=2, random_state=0)
 NAMES = ["classifier", "regressor", "lora_classifier", "embedder", "token_classifier",
-         "tabular_classifier", "tabular_regressor"]
+         "tabular_classifier", "tabular_regressor", "tabular_pretrainer"]
 
 
 def _as_array(outputs) -> np.ndarray:
@@ -96,6 +97,7 @@ def saved(tmp_path_factory, tiny_checkpoint):
     rng = np.random.default_rng(0)
     table = pd.DataFrame(rng.normal(size=(48, 4)), columns=["a", "b", "c", "d"])
     table.iloc[3, 1] = np.nan
+    mixed = table.assign(kind=rng.choice(["x", "y", None], len(table)))  # a string column
     models = {
         "classifier": AttentionClassifier(ckpt, **TEXT).fit(texts, labels),
         "regressor": AttentionRegressor(ckpt, **TEXT).fit(texts, rng.normal(size=(32, 2))),
@@ -106,6 +108,7 @@ def saved(tmp_path_factory, tiny_checkpoint):
         "token_classifier": AttentionTokenClassifier(ckpt, **TEXT).fit(*_tagged(texts)),
         "tabular_classifier": TabularAttentionClassifier(**TABULAR).fit(table, table["a"] > 0),
         "tabular_regressor": TabularAttentionRegressor(**TABULAR).fit(table.to_numpy(), table["b"].fillna(0)),
+        "tabular_pretrainer": TabularAttentionPretrainer(**TABULAR).fit(mixed),
     }
     if HAS_PEFT:
         int_labels = (labels == "pos").astype(int) * 7
@@ -114,6 +117,7 @@ def saved(tmp_path_factory, tiny_checkpoint):
         ).fit(texts, int_labels)
     inputs = {name: table if name == "tabular_classifier" else
               table.to_numpy() if name.startswith("tabular") else texts for name in models}
+    inputs["tabular_pretrainer"] = mixed
     inputs["token_classifier"] = _tagged(texts)[0]
     expected = {}
     for name, model in models.items():

@@ -7,7 +7,7 @@ tabular head outputs, the frozen-encoder features of ``finetune="head"``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -38,10 +38,15 @@ def autocast_context(device: str | torch.device, precision: str) -> torch.autoca
 
 
 def slice_batches(data: Any, batch_size: int) -> list:
-    """``data`` (a tensor or an array) cut into consecutive slices of ``batch_size`` rows.
+    """``data`` (a tensor, an array, or a dict of them) cut into slices of ``batch_size`` rows.
 
-    For :func:`run_batches` over in-memory inputs that need no collation.
+    For :func:`run_batches` over in-memory inputs that need no collation; a
+    dict gives dicts of aligned slices.
     """
+    if isinstance(data, Mapping):
+        n_rows = len(next(iter(data.values())))
+        return [{name: values[start:start + batch_size] for name, values in data.items()}
+                for start in range(0, n_rows, batch_size)]
     return [data[start:start + batch_size] for start in range(0, len(data), batch_size)]
 
 

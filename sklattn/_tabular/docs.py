@@ -1,6 +1,6 @@
-"""Shared numpydoc sections of TabularAttentionClassifier and TabularAttentionRegressor."""
+"""Shared numpydoc sections of the tabular estimators (each section starts unindented)."""
 
-_PARAMETERS_DOC = """\
+_ARCHITECTURE_DOC = """\
 d_model : int, default=64
         Width of each feature token.
     n_heads : int, default=8
@@ -14,15 +14,30 @@ d_model : int, default=64
         Dropout inside the feed-forward layers.
     attention_dropout : float, default=0.2
         Dropout on the attention weights.
-    init_from : fitted estimator, path or None, default=None
-        Transfer learning: a fitted TabularAttentionClassifier or
-        TabularAttentionRegressor, or a directory written by its ``save``.
-        Its backbone (feature tokens, CLS token, encoder blocks, final norm)
-        and feature standardization are copied. The head is copied too when
+    categorical_features : "from_dtype", None, array-like of int or str, or bool mask, \
+default="from_dtype"
+        Which columns are categorical, as in ``HistGradientBoostingClassifier``:
+        indices, names (DataFrame input) or a boolean mask; None for none.
+        ``"from_dtype"`` takes the columns a network cannot read as numbers:
+        pandas ``category``, ``string``, ``bool`` and ``object`` columns
+        holding non-numbers, and the columns of a numpy object array that
+        hold strings or booleans. Each category value gets a learned token
+        (``categories_``); a missing value (None, NaN, ``pd.NA``) its
+        column's missing token, and a value not seen in ``fit`` its column's
+        unknown token (no error)."""
+
+_TRANSFER_DOC = """\
+init_from : fitted estimator, path or None, default=None
+        Transfer learning: a fitted TabularAttentionClassifier,
+        TabularAttentionRegressor or TabularAttentionPretrainer (pretrained
+        on unlabelled rows), or a directory written by its ``save``. Its
+        backbone (feature and category tokens, CLS token, encoder blocks,
+        final norm), column types, categories and feature standardization
+        are copied. The head is copied too when
         the task matches (same ``classes_``, or same number of regression
         outputs), otherwise rebuilt as ``head_init`` says. ``d_model``,
-        ``n_heads``, ``n_layers`` and the number of features must match the
-        source. The source is never modified, and ``clone`` keeps it as given.
+        ``n_heads``, ``n_layers``, the columns (number, names, which are
+        categorical) must match the source. The source is never modified, and ``clone`` keeps it as given.
     freeze_backbone : bool or int, default=False
         Train only the head: ``True`` for the whole fit, an int for the first
         that many epochs of each fit.
@@ -31,15 +46,24 @@ d_model : int, default=64
         (classifier) or ridge (regressor) regression on the frozen backbone's
         features of the training rows, then fine-tuned with everything else
         (LP-FT), or randomly. Ignored without ``init_from`` or when the head
-        is copied.
-    lr : float, default=1e-3 (classifier) or 1e-4 (regressor)
+        is copied."""
+
+_LR_EPOCHS_DOC = """\
+lr : float, default=1e-3 (classifier) or 1e-4 (regressor)
         Peak learning rate of AdamW.
     max_epochs : int, default=200
         Upper bound on the passes over the training data per ``fit``
-        (early stopping usually ends training much sooner).
-    batch_size : int, default=32
-        Samples per optimizer step (and per prediction batch).
-    weight_decay : float, default=1e-5
+        (early stopping usually ends training much sooner)."""
+
+_BATCH_SIZE_DOC = """\
+batch_size : int or "auto", default="auto"
+        Samples per optimizer step (and per prediction batch). ``"auto"``
+        picks from the number of training rows n: 32 up to 4,095 rows, then
+        the largest power of two not above n / 64, at most 512 (so an epoch
+        stays near 64-128 steps on large tables); ``batch_size_`` records it."""
+
+_TRAINING_DOC = """\
+weight_decay : float, default=1e-5
         AdamW weight decay, not applied to 1-D parameters (biases, LayerNorm).
     warmup_ratio : float, default=0.0
         Fraction of the ``max_epochs`` optimizer steps spent in linear warmup,
@@ -53,8 +77,10 @@ d_model : int, default=64
     validation_fraction : float, default=0.15
         Share of the training rows held out for early stopping.
     n_iter_no_change : int, default=20
-        Epochs without improvement of the validation loss before stopping.
-    max_grad_norm : float or None, default=1.0
+        Epochs without improvement of the validation loss before stopping."""
+
+_COMMON_DOC = """\
+max_grad_norm : float or None, default=1.0
         Clip the global gradient norm; None disables clipping.
     precision : {"auto", "fp32", "bf16", "int8"}, default="auto"
         Numeric precision of the forward passes; the weights stay float32.
@@ -94,30 +120,59 @@ d_model : int, default=64
         ``d_model``, ``n_heads``, ``n_layers``, ``pooling``, ``dropout`` and
         ``attention_dropout``."""
 
+_PARAMETERS_DOC = "\n    ".join(
+    [_ARCHITECTURE_DOC, _TRANSFER_DOC, _LR_EPOCHS_DOC, _BATCH_SIZE_DOC, _TRAINING_DOC, _COMMON_DOC]
+)
+
 _ATTRIBUTES_DOC = """\
 n_features_in_ : int
-        Number of features seen in ``fit``.
-    feature_mean_, feature_scale_ : ndarray of shape (n_features,)
-        NaN-aware standardization applied inside the estimator (taken from
-        ``init_from`` when given).
-    head_transferred_ : bool
-        Whether the head was copied from ``init_from`` (False without one).
-    head_init_ : {"random", "transferred", "linear_probe"}
-        How the head of the last initialization started.
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``X`` in ``fit`` was a DataFrame.
+    is_categorical_ : ndarray of bool, shape (n_features_in_,)
+        Which columns were treated as categorical.
+    categories_ : list of ndarray
+        The categories of each categorical column, in column order (a code
+        per category; values outside them are unknown).
+    feature_mean_, feature_scale_ : ndarray of shape (n_numeric_features,)
+        NaN-aware standardization of the numeric columns, applied inside the
+        estimator (taken from ``init_from`` when given).
+    batch_size_ : int
+        The batch size of the last fit (``batch_size`` resolved).
     precision_ : {"fp32", "bf16"}
         The precision the last fit trained in (``precision`` resolved there).
     best_epoch_ : int or None
         Epoch of the last fit whose weights were kept by early stopping
         (None when no validation ran).
-    module_ : torch.nn.Module
-        The trained ``TabularAttentionNet`` (``module_.backbone``, ``module_.head``).
     history_ : skorch History
         Per-epoch training log."""
+
+_SUPERVISED_ATTRIBUTES_DOC = _ATTRIBUTES_DOC + """
+    head_transferred_ : bool
+        Whether the head was copied from ``init_from`` (False without one).
+    head_init_ : {"random", "transferred", "linear_probe"}
+        How the head of the last initialization started.
+    module_ : torch.nn.Module
+        The trained ``TabularAttentionNet`` (``module_.backbone``, ``module_.head``)."""
+
+_PRETRAINER_ATTRIBUTES_DOC = _ATTRIBUTES_DOC + """
+    module_ : torch.nn.Module
+        The trained ``MaskedFeatureNet``; ``module_.backbone`` is what
+        ``init_from`` copies."""
+
+_SECTIONS = {
+    "{parameters}": _PARAMETERS_DOC,
+    "{architecture}": _ARCHITECTURE_DOC,
+    "{batch_size}": _BATCH_SIZE_DOC,
+    "{common}": _COMMON_DOC,
+}
 
 
 def fill_doc(cls):
     """Put the shared parameter and attribute docs into a tabular estimator's docstring."""
-    cls.__doc__ = cls.__doc__.replace("{parameters}", _PARAMETERS_DOC).replace(
-        "{attributes}", _ATTRIBUTES_DOC
-    )
+    doc = cls.__doc__
+    for placeholder, section in _SECTIONS.items():
+        doc = doc.replace(placeholder, section)
+    attributes = _PRETRAINER_ATTRIBUTES_DOC if "Pretrain" in cls.__name__ else _SUPERVISED_ATTRIBUTES_DOC
+    cls.__doc__ = doc.replace("{attributes}", attributes)
     return cls

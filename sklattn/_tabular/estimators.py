@@ -1,83 +1,54 @@
-"""Self-attention over numeric features: TabularAttentionClassifier and TabularAttentionRegressor.
+"""TabularAttentionClassifier and TabularAttentionRegressor: supervised attention over columns.
 
-Each feature becomes a token, a small transformer encoder attends across the
-features, and a pooled head predicts. A fit runs: validate parameters and
-inputs -> encode targets -> fit (or, with ``init_from``, reuse) the NaN-aware
-feature standardization -> hold out a validation split for early stopping ->
-(seeded) build the network, copy the source backbone, start a new head as a
-linear probe, train with AdamW until the validation loss stops improving.
+Each column becomes a token (numbers as ``x_j * w_j + b_j``, categories as a
+learned token per value), a small transformer encoder attends across them,
+and a pooled head predicts. On top of the shared machinery of
+:mod:`sklattn._tabular.base`, a supervised fit can start from ``init_from``
+(a fitted tabular estimator or pretrainer): the columns, scaling and backbone
+are copied and a new head starts as a linear probe.
 """
 
 from __future__ import annotations
 
 import os
-from numbers import Integral, Real
-from types import MappingProxyType
+from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin, clone
-from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import (
-    HasMethods,
-    Interval,
-    StrOptions,
-)
-from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
-from torch.utils.data import Subset
 
-from .._core.inference import run_batches, slice_batches
 from .._core.keys import SAMPLE_WEIGHT
-from .._core.net import TRAINING_PARAMETER_CONSTRAINTS, SklattnNet
-from .._io.registry import register_estimator
-from .._core.compat import resolve_seed
-from .docs import fill_doc
-from .modules import TABULAR_POOLING_MODES, TabularAttentionNet
-from .training import BackboneFreezer, BestValidationWeights, validation_indices
-from .transfer import (
-    backbone_features,
-    check_compatible,
-    linear_probe_head,
-    resolve_source,
-)
 from .._core.tasks import ClassifierTaskMixin, RegressorTaskMixin, check_label_values
-from .._core.validation import check_sample_weight, validate_params
+from .._core.validation import check_sample_weight
+from .._io.registry import register_estimator
+from .base import ARCHITECTURE_CONSTRAINTS, TabularNetBase, require_fitted_network
+from .docs import fill_doc
+from .modules import TabularAttentionNet
+from .training import BackboneFreezer
+from .transfer import backbone_features, linear_probe_head, resolve_source
 
 TABULAR_PARAMETER_CONSTRAINTS: dict[str, list] = {
-    "d_model": [Interval(Integral, 1, None, closed="left")],
-    "n_heads": [Interval(Integral, 1, None, closed="left")],
-    "n_layers": [Interval(Integral, 1, None, closed="left")],
-    "pooling": [StrOptions(set(TABULAR_POOLING_MODES))],
-    "dropout": [Interval(Real, 0, 1, closed="left")],
-    "attention_dropout": [Interval(Real, 0, 1, closed="left")],
-    "init_from": [HasMethods(["fit", "predict"]), str, os.PathLike, None],
+    **ARCHITECTURE_CONSTRAINTS,
+    "init_from": [HasMethods(["fit"]), str, os.PathLike, None],
     "freeze_backbone": ["boolean", Interval(Integral, 0, None, closed="left")],
     "head_init": [StrOptions({"linear_probe", "random"})],
-    "early_stopping": ["boolean"],
-    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-    **TRAINING_PARAMETER_CONSTRAINTS,
 }
 
-class _TabularNetBase(SklattnNet):
-    """Shared machinery of the tabular estimators; not public."""
+
+class _SupervisedTabularBase(TabularNetBase):
+    """What the classifier and regressor add: targets, a head, and transfer; not public."""
 
     _parameter_constraints: dict[str, list] = TABULAR_PARAMETER_CONSTRAINTS
     _fitted_attributes = ("module_", "n_outputs_", "feature_mean_")
-    # What module__<name> users mean (TabularAttentionNet is built in initialize_module).
-    _network_parameters = ("d_model", "n_heads", "n_layers", "pooling", "dropout", "attention_dropout")
-    _module_argument_hints = MappingProxyType({
-        "n_features": "the number of feature tokens is the number of columns of X in fit",
-        "n_outputs": "the width of the head is set by y in fit",
-    })
 
     def __init__(
-        self, *, d_model, n_heads, n_layers, pooling, dropout, attention_dropout, init_from,
-        freeze_backbone, head_init, lr, max_epochs, batch_size, weight_decay, warmup_ratio,
-        early_stopping, validation_fraction, n_iter_no_change, max_grad_norm, precision,
-        random_state, device, callbacks, train_split, verbose, warm_start, optimizer, **kwargs,
+        self, *, d_model, n_heads, n_layers, pooling, dropout, attention_dropout,
+        categorical_features, init_from, freeze_backbone, head_init, lr, max_epochs,
+        batch_size, weight_decay, warmup_ratio, early_stopping, validation_fraction,
+        n_iter_no_change, max_grad_norm, precision, random_state, device, callbacks,
+        train_split, verbose, warm_start, optimizer, **kwargs,
     ) -> None:
         super().__init__(
             module=TabularAttentionNet, criterion=self._criterion_class, optimizer=optimizer,
@@ -85,28 +56,17 @@ class _TabularNetBase(SklattnNet):
             callbacks=callbacks, warm_start=warm_start, verbose=verbose, device=device, **kwargs,
         )
         self._drop_init_state()
-        self.d_model = d_model
-        self.n_heads = n_heads
-        self.n_layers = n_layers
-        self.pooling = pooling
-        self.dropout = dropout
-        self.attention_dropout = attention_dropout
+        self._init_shared(
+            d_model=d_model, n_heads=n_heads, n_layers=n_layers, pooling=pooling,
+            dropout=dropout, attention_dropout=attention_dropout,
+            categorical_features=categorical_features, weight_decay=weight_decay,
+            warmup_ratio=warmup_ratio, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
+            max_grad_norm=max_grad_norm, precision=precision, random_state=random_state,
+        )
         self.init_from = init_from
         self.freeze_backbone = freeze_backbone
         self.head_init = head_init
-        self.weight_decay = weight_decay
-        self.warmup_ratio = warmup_ratio
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.max_grad_norm = max_grad_norm
-        self.precision = precision
-        self.random_state = random_state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
 
     def __sklearn_clone__(self):
         """Clone every parameter except ``init_from``, which is kept as given (fitted)."""
@@ -118,61 +78,43 @@ class _TabularNetBase(SklattnNet):
 
     @property
     def _default_callbacks(self):
-        return [
-            *super()._default_callbacks,
-            ("freeze_backbone", BackboneFreezer()),
-            ("early_stopping", BestValidationWeights()),
-        ]
+        return [*super()._default_callbacks, ("freeze_backbone", BackboneFreezer())]
 
     def initialize_module(self):
         # Built from the data and parameters only: sklattn.load calls this too, and
         # must not need init_from. Transfer happens in _train.
-        if not hasattr(self, "n_outputs_"):
-            raise NotFittedError(
-                f"{type(self).__name__} builds its network from the data; call fit "
-                "instead of initialize()."
-            )
+        require_fitted_network(self, ("feature_mean_", "n_outputs_"))
         self.module_ = TabularAttentionNet(
-            self.n_features_in_, self.n_outputs_, d_model=self.d_model, n_heads=self.n_heads,
-            n_layers=self.n_layers, dropout=self.dropout, pooling=self.pooling,
-            attention_dropout=self.attention_dropout,
+            int((~self._is_categorical).sum()), self.n_outputs_, d_model=self.d_model,
+            n_heads=self.n_heads, n_layers=self.n_layers, dropout=self.dropout,
+            pooling=self.pooling, attention_dropout=self.attention_dropout,
+            cardinalities=self._cardinalities,
         ).to(self.device)
         self.head_transferred_ = False
         self.head_init_ = "random"
         return self
 
     def _fit(self, X, y, sample_weight, continuing, fit_params, classes=None):
-        validate_params(self)
-        if self.d_model % self.n_heads:
-            raise ValueError(
-                f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}; "
-                "e.g. use n_heads=8 with d_model=64."
-            )
-        if isinstance(self, ClassifierMixin):
-            check_label_values(y)  # before validate_data turns ["a", 1] into strings
-        X, y = validate_data(
-            self, X, y, reset=not continuing, ensure_all_finite=False, dtype=np.float64,
-            multi_output=isinstance(self, RegressorMixin), y_numeric=isinstance(self, RegressorMixin),
-        )
-        _check_no_inf(X)
-        weights = check_sample_weight(sample_weight, len(X))
-        targets = self._encode_targets(y, fitting=not continuing, classes=classes)
+        self._check_architecture()
+        is_classifier = isinstance(self, ClassifierMixin)
+        if is_classifier:
+            check_label_values(y)  # before validation turns ["a", 1] into strings
         source = None
         if not continuing and self.init_from is not None:
-            source = resolve_source(self.init_from, _TabularNetBase)
-            check_compatible(source, self, X.shape[1])
+            source = resolve_source(self.init_from, TabularNetBase)
+        numeric, codes, y = self._validate_table(
+            X, y, reset=not continuing, source=source,
+            multi_output=not is_classifier, y_numeric=not is_classifier,
+        )
+        weights = check_sample_weight(sample_weight, len(numeric))
+        targets = self._encode_targets(y, fitting=not continuing, classes=classes)
         if not continuing:
-            self._fit_scaling(X, source)
-        data = {"x": self._standardize(X)}
+            self._fit_scaling(numeric, source)
+        data = self._network_inputs(numeric, codes)
         weights = self._loss_weights(targets, weights)
         if weights is not None:
             data[SAMPLE_WEIGHT] = weights
-        split = None
-        if self.early_stopping and self.train_split is None:
-            stratify = isinstance(self, ClassifierMixin) and targets.ndim == 1
-            rng = check_random_state(resolve_seed(self.random_state))
-            split = validation_indices(targets, self.validation_fraction, stratify, rng)
-        self.__dict__["_split_indices"] = split  # read by get_split_datasets during this fit
+        self._prepare_split(targets, len(numeric), stratify=is_classifier and targets.ndim == 1)
         try:
             self._train_from(source, data, targets, continuing, fit_params)
         finally:
@@ -198,7 +140,8 @@ class _TabularNetBase(SklattnNet):
         split = self.__dict__.get("_split_indices")
         rows = slice(None) if split is None else split[0]  # training rows only
         features = backbone_features(
-            self.module_.backbone, data["x"][rows], self.batch_size, self.device
+            self.module_.backbone, {name: data[name][rows] for name in ("x", "x_cat") if name in data},
+            self._resolved_batch_size(), self.device,
         )
         weights = data.get(SAMPLE_WEIGHT)
         probe = linear_probe_head(
@@ -212,86 +155,22 @@ class _TabularNetBase(SklattnNet):
         head.bias.data.copy_(torch.as_tensor(probe[1], dtype=head.bias.dtype))
         self.head_init_ = "linear_probe"
 
-    def get_split_datasets(self, X, y=None, **fit_params):
-        split = self.__dict__.get("_split_indices")
-        if split is None:
-            return super().get_split_datasets(X, y, **fit_params)
-        dataset = self.get_dataset(X, y)
-        return Subset(dataset, split[0]), Subset(dataset, split[1])
-
-    def _fit_scaling(self, X: np.ndarray, source) -> None:
-        if source is not None:
-            self.feature_mean_ = source.feature_mean_.copy()
-            self.feature_scale_ = source.feature_scale_.copy()
-            return
-        observed = ~np.isnan(X)
-        counts = observed.sum(axis=0)
-        filled = np.where(observed, X, 0.0)
-        mean = filled.sum(axis=0) / np.maximum(counts, 1)
-        var = (np.where(observed, X - mean, 0.0) ** 2).sum(axis=0) / np.maximum(counts, 1)
-        self.feature_mean_ = mean
-        self.feature_scale_ = np.where(var > 1e-12, np.sqrt(var), 1.0)
-
-    def _standardize(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.feature_mean_) / self.feature_scale_).astype(np.float32)  # NaN stays NaN
-
     def _same_task(self, source) -> bool:
         raise NotImplementedError
 
     def _probe_task(self) -> str:
         raise NotImplementedError
 
-    def _checked_features(self, X) -> np.ndarray:
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, ensure_all_finite=False, dtype=np.float64)
-        _check_no_inf(X)
-        return self._standardize(X)
-
     def _forward_outputs(self, X) -> np.ndarray:
         """Head outputs, shape (n_samples, n_outputs), float64."""
-        dataset = self.get_dataset({"x": self._checked_features(X)})
+        dataset = self.get_dataset(self._checked_features(X))
         outputs = self._module_outputs(dataset, precision=self._prediction_precision())
         return outputs.astype(np.float64)  # (n, n_outputs)
-
-    def feature_attention(self, X) -> np.ndarray:
-        """Per-sample attention paid to each feature by the pooled output.
-
-        Read from the last encoder block: with ``pooling="cls"`` the CLS
-        token's attention row, with ``"mean"`` the mean row of the feature
-        tokens; averaged over heads, the CLS column dropped and each row
-        renormalised to sum to 1. High values mark the features the model
-        looked at for that sample (attention, not a causal importance).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features), rows sum to 1
-        """
-        x = torch.from_numpy(self._checked_features(X))
-        self.module_.eval()
-        attention = run_batches(
-            x, lambda batch: self.module_.backbone.feature_attention(batch).cpu().numpy(),
-            batches=lambda rows: slice_batches(rows, self.batch_size),
-            device=self.device, progress=self._shows_progress(),
-        )
-        return attention.astype(np.float64)  # (n, n_features)
-
-
-def _check_no_inf(X: np.ndarray) -> None:
-    if np.isinf(X).any():
-        row, col = np.argwhere(np.isinf(X))[0]
-        raise ValueError(
-            f"X contains infinite values (first at row {row}, column {col}). NaN is "
-            "accepted as a missing value, inf is not: replace it, e.g. X[np.isinf(X)] = np.nan."
-        )
 
 
 @register_estimator
 @fill_doc
-class TabularAttentionClassifier(ClassifierTaskMixin, _TabularNetBase):
+class TabularAttentionClassifier(ClassifierTaskMixin, _SupervisedTabularBase):
     """Classifier whose feature tokens attend to each other, for numeric tables.
 
     Each feature j becomes a token ``x_j * w_j + b_j`` (a learned "missing"
@@ -334,9 +213,10 @@ class TabularAttentionClassifier(ClassifierTaskMixin, _TabularNetBase):
     def __init__(
         self, *, class_weight: dict | str | None = None, d_model: int = 64, n_heads: int = 8,
         n_layers: int = 2, pooling: str = "cls", dropout: float = 0.1,
-        attention_dropout: float = 0.2, init_from=None, freeze_backbone: bool | int = False,
+        attention_dropout: float = 0.2, categorical_features="from_dtype", init_from=None,
+        freeze_backbone: bool | int = False,
         head_init: str = "linear_probe", lr: float = 1e-3, max_epochs: int = 200,
-        batch_size: int = 32, weight_decay: float = 1e-5, warmup_ratio: float = 0.0,
+        batch_size: int | str = "auto", weight_decay: float = 1e-5, warmup_ratio: float = 0.0,
         early_stopping: bool = True, validation_fraction: float = 0.15,
         n_iter_no_change: int = 20, max_grad_norm: float | None = 1.0,
         precision: str = "auto", random_state=None, device: str = "cpu",
@@ -347,7 +227,8 @@ class TabularAttentionClassifier(ClassifierTaskMixin, _TabularNetBase):
         self.class_weight = class_weight
         super().__init__(
             d_model=d_model, n_heads=n_heads, n_layers=n_layers, pooling=pooling,
-            dropout=dropout, attention_dropout=attention_dropout, init_from=init_from,
+            dropout=dropout, attention_dropout=attention_dropout,
+            categorical_features=categorical_features, init_from=init_from,
             freeze_backbone=freeze_backbone, head_init=head_init, lr=lr,
             max_epochs=max_epochs, batch_size=batch_size, weight_decay=weight_decay,
             warmup_ratio=warmup_ratio, early_stopping=early_stopping,
@@ -374,7 +255,7 @@ class TabularAttentionClassifier(ClassifierTaskMixin, _TabularNetBase):
 
 @register_estimator
 @fill_doc
-class TabularAttentionRegressor(RegressorTaskMixin, _TabularNetBase):
+class TabularAttentionRegressor(RegressorTaskMixin, _SupervisedTabularBase):
     """Regressor whose feature tokens attend to each other, for numeric tables.
 
     Same network and training as :class:`TabularAttentionClassifier` with a
@@ -409,9 +290,10 @@ class TabularAttentionRegressor(RegressorTaskMixin, _TabularNetBase):
     def __init__(
         self, *, scale_target: bool = True, d_model: int = 64, n_heads: int = 8,
         n_layers: int = 2, pooling: str = "cls", dropout: float = 0.1,
-        attention_dropout: float = 0.2, init_from=None, freeze_backbone: bool | int = False,
+        attention_dropout: float = 0.2, categorical_features="from_dtype", init_from=None,
+        freeze_backbone: bool | int = False,
         head_init: str = "linear_probe", lr: float = 1e-4, max_epochs: int = 200,
-        batch_size: int = 32, weight_decay: float = 1e-5, warmup_ratio: float = 0.0,
+        batch_size: int | str = "auto", weight_decay: float = 1e-5, warmup_ratio: float = 0.0,
         early_stopping: bool = True, validation_fraction: float = 0.15,
         n_iter_no_change: int = 20, max_grad_norm: float | None = 1.0,
         precision: str = "auto", random_state=None, device: str = "cpu",
@@ -422,7 +304,8 @@ class TabularAttentionRegressor(RegressorTaskMixin, _TabularNetBase):
         self.scale_target = scale_target
         super().__init__(
             d_model=d_model, n_heads=n_heads, n_layers=n_layers, pooling=pooling,
-            dropout=dropout, attention_dropout=attention_dropout, init_from=init_from,
+            dropout=dropout, attention_dropout=attention_dropout,
+            categorical_features=categorical_features, init_from=init_from,
             freeze_backbone=freeze_backbone, head_init=head_init, lr=lr,
             max_epochs=max_epochs, batch_size=batch_size, weight_decay=weight_decay,
             warmup_ratio=warmup_ratio, early_stopping=early_stopping,

@@ -14,10 +14,13 @@ D = ``d_model``, H = heads.
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional
+
+from .columns import FIRST_CATEGORY_CODE, MISSING_CODE
 
 TABULAR_POOLING_MODES = ("cls", "mean")
 
@@ -46,6 +49,41 @@ class FeatureTokenizer(nn.Module):
         values = torch.nan_to_num(x, nan=0.0).unsqueeze(-1)  # (B, F, 1)
         tokens = values * self.weight + self.bias  # (B, F, D)
         return torch.where(missing, self.missing.expand_as(tokens), tokens)
+
+
+class CategoryTokenizer(nn.Module):
+    """Turn each categorical column's integer codes into tokens: ``e_j[code] + b_j``.
+
+    Codes follow :mod:`sklattn._tabular.columns`: 0 missing, 1 unknown, then
+    one per category. All columns share one embedding table, offset per
+    column. The missing and unknown rows start at zero, so a value never
+    seen in training (an unknown category, or a missing value in a column
+    that had none) is the column's bias alone, a neutral token; a missing
+    value that does occur in training learns its own token.
+
+    Parameters
+    ----------
+    cardinalities : sequence of int
+        Number of categories of each categorical column.
+    d_model : int
+        Token width D.
+    """
+
+    def __init__(self, cardinalities: Sequence[int], d_model: int) -> None:
+        super().__init__()
+        sizes = torch.tensor([2 + int(n) for n in cardinalities])
+        starts = torch.cumsum(sizes, 0) - sizes
+        self.register_buffer("offsets", starts, persistent=False)  # rebuilt from cardinalities
+        scale = 1 / math.sqrt(d_model)
+        self.embedding = nn.Embedding(int(sizes.sum()), d_model)
+        with torch.no_grad():
+            self.embedding.weight.uniform_(-scale, scale)
+            self.embedding.weight[starts] = 0.0  # missing
+            self.embedding.weight[starts + 1] = 0.0  # unknown
+        self.bias = nn.Parameter(torch.empty(len(sizes), d_model).uniform_(-scale, scale))
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.embedding(codes + self.offsets) + self.bias  # (B, C, D)
 
 
 class SelfAttention(nn.Module):
@@ -114,10 +152,13 @@ class TabularBackbone(nn.Module):
     def __init__(
         self, n_features: int, d_model: int, n_heads: int, n_layers: int,
         dropout: float, pooling: str, attention_dropout: float = 0.0,
+        cardinalities: Sequence[int] = (),
     ) -> None:
         super().__init__()
         self.pooling = pooling
         self.tokenizer = FeatureTokenizer(n_features, d_model)
+        # None without categorical columns: the state dict of a numeric model is unchanged.
+        self.categories = CategoryTokenizer(cardinalities, d_model) if len(cardinalities) else None
         scale = 1 / math.sqrt(d_model)
         self.cls = nn.Parameter(torch.empty(1, 1, d_model).uniform_(-scale, scale))
         self.blocks = nn.ModuleList(
@@ -126,12 +167,19 @@ class TabularBackbone(nn.Module):
         )
         self.norm = nn.LayerNorm(d_model)
 
+    def tokens(self, x: torch.Tensor, x_cat: torch.Tensor | None = None) -> torch.Tensor:
+        """Feature tokens (B, F, D): the numeric columns' first, then the categorical ones'."""
+        tokens = self.tokenizer(x)  # (B, F_num, D)
+        if self.categories is not None:
+            tokens = torch.cat([tokens, self.categories(x_cat)], dim=1)  # (B, F, D)
+        return tokens
+
     def hidden_states(
-        self, x: torch.Tensor, need_weights: bool = False
+        self, x: torch.Tensor, x_cat: torch.Tensor | None = None, need_weights: bool = False
     ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """Token states after each block, ``n_layers`` tensors (B, T, D) with the CLS token
         first, and, if asked, the last layer's attention (B, H, T, T)."""
-        tokens = self.tokenizer(x)  # (B, F, D)
+        tokens = self.tokens(x, x_cat)  # (B, F, D)
         h = torch.cat([self.cls.expand(len(x), -1, -1), tokens], dim=1)  # (B, T, D)
         states, weights = [], None
         for i, block in enumerate(self.blocks):
@@ -140,40 +188,136 @@ class TabularBackbone(nn.Module):
         return states, weights
 
     def forward(
-        self, x: torch.Tensor, need_weights: bool = False
+        self, x: torch.Tensor, x_cat: torch.Tensor | None = None, need_weights: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return the pooled vector (B, D) and, if asked, the last layer's attention (B, H, T, T)."""
-        states, weights = self.hidden_states(x, need_weights)
+        states, weights = self.hidden_states(x, x_cat, need_weights)
         h = states[-1]  # (B, T, D)
         pooled = h[:, 0] if self.pooling == "cls" else h[:, 1:].mean(dim=1)  # (B, D)
         return functional.relu(self.norm(pooled)), weights
 
-    def feature_attention(self, x: torch.Tensor) -> torch.Tensor:
+    def feature_attention(self, x: torch.Tensor, x_cat: torch.Tensor | None = None) -> torch.Tensor:
         """How much the pooled output attends to each feature in the last layer: (B, F).
 
         With ``pooling="cls"`` it is the CLS token's attention row; with
         ``"mean"`` the mean of the feature tokens' rows. Averaged over heads,
-        the CLS key dropped and rows renormalised to sum to 1.
+        the CLS key dropped and rows renormalised to sum to 1; columns in
+        token order (numeric features, then categorical ones).
         """
-        _, weights = self.forward(x, need_weights=True)  # (B, H, T, T)
+        _, weights = self.forward(x, x_cat, need_weights=True)  # (B, H, T, T)
         weights = weights.mean(dim=1)  # (B, T, T)
         rows = weights[:, 0, 1:] if self.pooling == "cls" else weights[:, 1:, 1:].mean(dim=1)
         return rows / rows.sum(dim=1, keepdim=True).clamp_min(1e-12)  # (B, F)
 
 
 class TabularAttentionNet(nn.Module):
-    """Backbone plus a linear task head producing ``n_outputs`` values."""
+    """Backbone plus a linear task head producing ``n_outputs`` values.
+
+    ``n_features`` counts the numeric columns; ``cardinalities`` gives the
+    number of categories of each categorical column (none by default).
+    """
 
     def __init__(
         self, n_features: int, n_outputs: int, *, d_model: int, n_heads: int,
         n_layers: int, dropout: float, pooling: str, attention_dropout: float = 0.0,
+        cardinalities: Sequence[int] = (),
     ) -> None:
         super().__init__()
         self.backbone = TabularBackbone(
-            n_features, d_model, n_heads, n_layers, dropout, pooling, attention_dropout
+            n_features, d_model, n_heads, n_layers, dropout, pooling, attention_dropout,
+            cardinalities,
         )
         self.head = nn.Linear(d_model, n_outputs)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled, _ = self.backbone(x)  # (B, D)
+    def forward(self, x: torch.Tensor, x_cat: torch.Tensor | None = None) -> torch.Tensor:
+        pooled, _ = self.backbone(x, x_cat)  # (B, D)
         return self.head(pooled)  # (B, n_outputs)
+
+
+class MaskedFeatureNet(nn.Module):
+    """Backbone plus reconstruction heads, for self-supervised pretraining on unlabelled rows.
+
+    Each forward pass hides a random ``mask_ratio`` share of the observed
+    values of each row: a hidden number becomes NaN and a hidden category
+    the missing code, so both reach the backbone as its learned "missing"
+    tokens, exactly as real missing values do. The network then predicts
+    every hidden value twice: from the hidden column's own token state
+    (as in masked language modelling), and from the pooled vector of the
+    row (the one a task head later reads), by per-column linear heads:
+    squared error on standardized numbers, cross-entropy over each column's
+    categories; the two losses are averaged. In training the masks are
+    random (seeded by the fit); in evaluation they are the same for every
+    call, so the validation loss of successive epochs compares like with like.
+
+    ``forward`` returns per row the summed loss over its hidden values and
+    their count, shape (B, 2); the loss of a batch is the ratio of the sums.
+    """
+
+    def __init__(
+        self, n_features: int, *, d_model: int, n_heads: int, n_layers: int, dropout: float,
+        pooling: str, attention_dropout: float = 0.0, cardinalities: Sequence[int] = (),
+        mask_ratio: float = 0.3, targets: str = "both",
+    ) -> None:
+        super().__init__()
+        self.backbone = TabularBackbone(
+            n_features, d_model, n_heads, n_layers, dropout, pooling, attention_dropout,
+            cardinalities,
+        )
+        self.mask_ratio = mask_ratio
+        self.targets = targets
+        self.cardinalities = [int(n) for n in cardinalities]
+        scale = 1 / math.sqrt(d_model)
+        # Token heads: column j's weight vector reads column j's token state.
+        self.token_norm = nn.LayerNorm(d_model)
+        self.numeric_weight = nn.Parameter(torch.empty(n_features, d_model).uniform_(-scale, scale))
+        self.numeric_bias = nn.Parameter(torch.zeros(n_features))
+        self.category_heads = nn.ModuleList(nn.Linear(d_model, n) for n in self.cardinalities)
+        # Pooled heads: the row's pooled vector predicts every column.
+        self.numeric_head = nn.Linear(d_model, n_features)
+        self.category_head = nn.Linear(d_model, sum(self.cardinalities)) if self.cardinalities else None
+
+    def _mask(self, shape: torch.Size, observed: torch.Tensor, generator) -> torch.Tensor:
+        draws = torch.rand(shape, generator=generator, device=observed.device)
+        return (draws < self.mask_ratio) & observed
+
+    def forward(self, x: torch.Tensor, x_cat: torch.Tensor | None = None) -> torch.Tensor:
+        generator = None
+        if not self.training:  # the same masks at every evaluation
+            generator = torch.Generator(device=x.device).manual_seed(0)
+        hidden = self._mask(x.shape, ~torch.isnan(x), generator)  # (B, F_num)
+        codes, hidden_cat = None, None
+        if x_cat is not None:
+            hidden_cat = self._mask(x_cat.shape, x_cat >= FIRST_CATEGORY_CODE, generator)  # (B, C)
+            codes = x_cat.masked_fill(hidden_cat, MISSING_CODE)
+        states, _ = self.backbone.hidden_states(x.masked_fill(hidden, float("nan")), codes)
+        h = states[-1]  # (B, T, D), CLS first
+        pooled = h[:, 0] if self.backbone.pooling == "cls" else h[:, 1:].mean(dim=1)
+        pooled = functional.relu(self.backbone.norm(pooled))  # what the task head reads, (B, D)
+        n_numeric = x.shape[1]
+        tokens = self.token_norm(h[:, 1:])  # (B, F, D)
+        values = torch.nan_to_num(x)
+        losses = []
+        if self.targets in ("both", "tokens"):
+            numeric = (tokens[:, :n_numeric] * self.numeric_weight).sum(-1) + self.numeric_bias
+            category_logits = [head(tokens[:, n_numeric + j]) for j, head in enumerate(self.category_heads)]
+            losses.append(self._loss(numeric, category_logits, values, x_cat, hidden, hidden_cat))
+        if self.targets in ("both", "pooled"):
+            numeric = self.numeric_head(pooled)
+            category_logits = []
+            if self.category_head is not None:
+                category_logits = list(self.category_head(pooled).split(self.cardinalities, dim=1))
+            losses.append(self._loss(numeric, category_logits, values, x_cat, hidden, hidden_cat))
+        loss = sum(losses) / len(losses)
+        count = hidden.sum(dim=1).float()
+        if hidden_cat is not None:
+            count = count + hidden_cat.sum(dim=1).float()
+        return torch.stack([loss, count], dim=1)  # (B, 2)
+
+    def _loss(self, numeric, category_logits, values, x_cat, hidden, hidden_cat) -> torch.Tensor:
+        """Per-row summed loss over the hidden values, (B,)."""
+        loss = (((numeric.float() - values) ** 2) * hidden).sum(dim=1)
+        for j, logits in enumerate(category_logits):
+            target = (x_cat[:, j] - FIRST_CATEGORY_CODE).clamp(0, self.cardinalities[j] - 1)
+            cross_entropy = functional.cross_entropy(logits.float(), target, reduction="none")
+            loss = loss + cross_entropy * hidden_cat[:, j]
+        return loss

@@ -36,8 +36,9 @@ def resolve_source(init_from, source_base: type):
         source = init_from
     if not isinstance(source, source_base):
         raise TypeError(
-            "init_from must be a fitted TabularAttentionClassifier or "
-            f"TabularAttentionRegressor (or a directory saved from one), got {type(source).__name__}."
+            "init_from must be a fitted TabularAttentionClassifier, TabularAttentionRegressor "
+            "or TabularAttentionPretrainer (or a directory saved from one), got "
+            f"{type(source).__name__}."
         )
     check_is_fitted(
         source,
@@ -69,6 +70,14 @@ def check_compatible(source, target, n_features: int) -> None:
             f"init_from was fitted on {source.n_features_in_} features but X has "
             f"{n_features}; transfer needs the same features, in the same order."
         )
+    source_names = getattr(source, "feature_names_in_", None)
+    target_names = getattr(target, "feature_names_in_", None)
+    if source_names is not None and target_names is not None \
+            and list(source_names) != list(target_names):
+        raise ValueError(
+            f"init_from was fitted on columns {list(source_names)} but X has columns "
+            f"{list(target_names)}; transfer needs the same columns, in the same order."
+        )
     mismatched = {
         name: getattr(source, name) for name in ARCHITECTURE
         if getattr(source, name) != getattr(target, name)
@@ -81,12 +90,17 @@ def check_compatible(source, target, n_features: int) -> None:
         )
 
 
-def backbone_features(backbone: torch.nn.Module, x: np.ndarray, batch_size: int, device) -> np.ndarray:
-    """Pooled backbone outputs in eval mode, shape (n_samples, d_model), float64."""
+def backbone_features(backbone: torch.nn.Module, data: dict, batch_size: int, device) -> np.ndarray:
+    """Pooled backbone outputs in eval mode, shape (n_samples, d_model), float64.
+
+    ``data`` holds the network inputs: ``"x"`` (standardized numbers) and,
+    with categorical columns, ``"x_cat"`` (codes).
+    """
     was_training = backbone.training
     backbone.eval()
     features = run_batches(
-        torch.from_numpy(x), lambda batch: backbone(batch)[0].cpu().numpy(),
+        {name: torch.from_numpy(values) for name, values in data.items()},
+        lambda batch: backbone(batch["x"], batch.get("x_cat"))[0].float().cpu().numpy(),
         batches=lambda rows: slice_batches(rows, max(1, batch_size)), device=device,
     )
     backbone.train(was_training)
