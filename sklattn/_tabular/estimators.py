@@ -171,13 +171,16 @@ class _SupervisedTabularBase(TabularNetBase):
 @register_estimator
 @fill_doc
 class TabularAttentionClassifier(ClassifierTaskMixin, _SupervisedTabularBase):
-    """Classifier whose feature tokens attend to each other, for numeric tables.
+    """Classifier whose column tokens attend to each other, for tables.
 
-    Each feature j becomes a token ``x_j * w_j + b_j`` (a learned "missing"
-    token ``m_j`` where ``x_j`` is NaN), a CLS token is prepended, a small
-    pre-norm transformer encoder attends across the features, and a linear
-    head on the pooled token predicts. Features are standardized internally
-    (NaN-aware), so raw inputs work. Built on skorch's ``NeuralNet``.
+    Each numeric column j becomes a token ``x_j * w_j + b_j`` (a learned
+    "missing" token ``m_j`` where ``x_j`` is NaN), each categorical column a
+    learned token per category (``categorical_features``), a CLS token is
+    prepended, a small pre-norm transformer encoder attends across the
+    columns, and a linear head on the pooled token predicts. Numbers are
+    standardized internally (NaN-aware), so raw inputs work; a DataFrame with
+    string, ``category`` or boolean columns works as it is. Built on skorch's
+    ``NeuralNet``.
 
     Parameters
     ----------
@@ -203,6 +206,20 @@ class TabularAttentionClassifier(ClassifierTaskMixin, _SupervisedTabularBase):
     (2, 13)
     >>> clf.feature_attention(X[:2]).sum(axis=1).round(6)
     array([1., 1.])
+
+    A DataFrame with string columns; a category unseen in ``fit`` is unknown, not an error:
+
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"size": [1.0, 2.5, 0.3, 4.1] * 10,
+    ...                       "color": ["red", "blue", "blue", "green"] * 10})
+    >>> y = (frame["color"] == "red").to_numpy()
+    >>> clf = TabularAttentionClassifier(max_epochs=60, random_state=0).fit(frame, y)
+    >>> clf.is_categorical_
+    array([False,  True])
+    >>> clf.categories_
+    [array(['blue', 'green', 'red'], dtype=object)]
+    >>> clf.predict(pd.DataFrame({"size": [1.0, 1.0], "color": ["red", "purple"]})).tolist()
+    [True, False]
     """
 
     _parameter_constraints = {
@@ -256,7 +273,7 @@ class TabularAttentionClassifier(ClassifierTaskMixin, _SupervisedTabularBase):
 @register_estimator
 @fill_doc
 class TabularAttentionRegressor(RegressorTaskMixin, _SupervisedTabularBase):
-    """Regressor whose feature tokens attend to each other, for numeric tables.
+    """Regressor whose column tokens attend to each other, for tables.
 
     Same network and training as :class:`TabularAttentionClassifier` with a
     mean squared error loss and a lower default learning rate (``lr=1e-4``:
