@@ -192,9 +192,12 @@ class TabularBackbone(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return the pooled vector (B, D) and, if asked, the last layer's attention (B, H, T, T)."""
         states, weights = self.hidden_states(x, x_cat, need_weights)
-        h = states[-1]  # (B, T, D)
+        return self.pool(states[-1]), weights
+
+    def pool(self, h: torch.Tensor) -> torch.Tensor:
+        """The pooled vector (B, D) of the last token states (B, T, D): what a head reads."""
         pooled = h[:, 0] if self.pooling == "cls" else h[:, 1:].mean(dim=1)  # (B, D)
-        return functional.relu(self.norm(pooled)), weights
+        return functional.relu(self.norm(pooled))
 
     def feature_attention(self, x: torch.Tensor, x_cat: torch.Tensor | None = None) -> torch.Tensor:
         """How much the pooled output attends to each feature in the last layer: (B, F).
@@ -256,7 +259,7 @@ class MaskedFeatureNet(nn.Module):
     def __init__(
         self, n_features: int, *, d_model: int, n_heads: int, n_layers: int, dropout: float,
         pooling: str, attention_dropout: float = 0.0, cardinalities: Sequence[int] = (),
-        mask_ratio: float = 0.3, targets: str = "both",
+        mask_ratio: float = 0.3,
     ) -> None:
         super().__init__()
         self.backbone = TabularBackbone(
@@ -264,7 +267,6 @@ class MaskedFeatureNet(nn.Module):
             cardinalities,
         )
         self.mask_ratio = mask_ratio
-        self.targets = targets
         self.cardinalities = [int(n) for n in cardinalities]
         scale = 1 / math.sqrt(d_model)
         # Token heads: column j's weight vector reads column j's token state.
@@ -291,23 +293,19 @@ class MaskedFeatureNet(nn.Module):
             codes = x_cat.masked_fill(hidden_cat, MISSING_CODE)
         states, _ = self.backbone.hidden_states(x.masked_fill(hidden, float("nan")), codes)
         h = states[-1]  # (B, T, D), CLS first
-        pooled = h[:, 0] if self.backbone.pooling == "cls" else h[:, 1:].mean(dim=1)
-        pooled = functional.relu(self.backbone.norm(pooled))  # what the task head reads, (B, D)
+        pooled = self.backbone.pool(h)  # what a task head reads, (B, D)
         n_numeric = x.shape[1]
         tokens = self.token_norm(h[:, 1:])  # (B, F, D)
         values = torch.nan_to_num(x)
-        losses = []
-        if self.targets in ("both", "tokens"):
-            numeric = (tokens[:, :n_numeric] * self.numeric_weight).sum(-1) + self.numeric_bias
-            category_logits = [head(tokens[:, n_numeric + j]) for j, head in enumerate(self.category_heads)]
-            losses.append(self._loss(numeric, category_logits, values, x_cat, hidden, hidden_cat))
-        if self.targets in ("both", "pooled"):
-            numeric = self.numeric_head(pooled)
-            category_logits = []
-            if self.category_head is not None:
-                category_logits = list(self.category_head(pooled).split(self.cardinalities, dim=1))
-            losses.append(self._loss(numeric, category_logits, values, x_cat, hidden, hidden_cat))
-        loss = sum(losses) / len(losses)
+        numeric = (tokens[:, :n_numeric] * self.numeric_weight).sum(-1) + self.numeric_bias
+        category_logits = [head(tokens[:, n_numeric + j]) for j, head in enumerate(self.category_heads)]
+        from_tokens = self._loss(numeric, category_logits, values, x_cat, hidden, hidden_cat)
+        numeric = self.numeric_head(pooled)
+        category_logits = []
+        if self.category_head is not None:
+            category_logits = list(self.category_head(pooled).split(self.cardinalities, dim=1))
+        from_pooled = self._loss(numeric, category_logits, values, x_cat, hidden, hidden_cat)
+        loss = (from_tokens + from_pooled) / 2
         count = hidden.sum(dim=1).float()
         if hidden_cat is not None:
             count = count + hidden_cat.sum(dim=1).float()
