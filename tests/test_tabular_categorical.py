@@ -200,3 +200,15 @@ def test_auto_batch_size_rule_and_steps_per_epoch():
     fixed = TabularAttentionClassifier(d_model=8, n_heads=2, n_layers=1, max_epochs=1,
                                        batch_size=500, random_state=0).fit(X, y)
     assert fixed.batch_size_ == 500
+
+
+def test_grid_search_over_a_mixed_frame_and_clone_keeps_the_column_spec():
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = mixed_frame(90)
+    clf = TabularAttentionClassifier(**{**TINY, "max_epochs": 3}, categorical_features=["color", "shape", "flag"])
+    assert clone(clf).get_params()["categorical_features"] == ["color", "shape", "flag"]
+    search = GridSearchCV(clf, {"d_model": [8, 16]}, cv=2).fit(X, y)
+    assert search.best_estimator_.is_categorical_.tolist() == [False, True, True, True]
+    assert search.predict(X.iloc[:5]).shape == (5,)
