@@ -42,7 +42,7 @@ from .modules import TABULAR_POOLING_MODES
 from .training import BestValidationWeights, validation_indices
 from .transfer import check_compatible
 
-ARCHITECTURE_CONSTRAINTS: dict[str, list] = {
+SHARED_CONSTRAINTS: dict[str, list] = {
     "d_model": [Interval(Integral, 1, None, closed="left")],
     "n_heads": [Interval(Integral, 1, None, closed="left")],
     "n_layers": [Interval(Integral, 1, None, closed="left")],
@@ -74,7 +74,7 @@ def auto_batch_size(n_train: int) -> int:
 class TabularNetBase(SklattnNet):
     """Columns, tokens, scaling and training shared by every tabular estimator; not public."""
 
-    _parameter_constraints: dict[str, list] = ARCHITECTURE_CONSTRAINTS
+    _parameter_constraints: dict[str, list] = SHARED_CONSTRAINTS
     _fitted_attributes = ("module_", "feature_mean_")
     # What module__<name> users mean (the network is built in initialize_module).
     _network_parameters = ("d_model", "n_heads", "n_layers", "pooling", "dropout", "attention_dropout")

@@ -23,14 +23,14 @@ from .._core.keys import SAMPLE_WEIGHT
 from .._core.tasks import ClassifierTaskMixin, RegressorTaskMixin, check_label_values
 from .._core.validation import check_sample_weight
 from .._io.registry import register_estimator
-from .base import ARCHITECTURE_CONSTRAINTS, TabularNetBase, require_fitted_network
+from .base import SHARED_CONSTRAINTS, TabularNetBase, require_fitted_network
 from .docs import fill_doc
 from .modules import TabularAttentionNet
 from .training import BackboneFreezer
 from .transfer import backbone_features, linear_probe_head, resolve_source
 
 TABULAR_PARAMETER_CONSTRAINTS: dict[str, list] = {
-    **ARCHITECTURE_CONSTRAINTS,
+    **SHARED_CONSTRAINTS,
     "init_from": [HasMethods(["fit"]), str, os.PathLike, None],
     "freeze_backbone": ["boolean", Interval(Integral, 0, None, closed="left")],
     "head_init": [StrOptions({"linear_probe", "random"})],

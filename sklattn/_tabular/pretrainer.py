@@ -19,7 +19,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from .._io.registry import register_estimator
-from .base import ARCHITECTURE_CONSTRAINTS, TabularNetBase, require_fitted_network
+from .base import SHARED_CONSTRAINTS, TabularNetBase, require_fitted_network
 from .docs import fill_doc
 from .modules import MaskedFeatureNet
 
@@ -91,7 +91,7 @@ class TabularAttentionPretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMix
     """
 
     _parameter_constraints: dict[str, list] = {
-        **ARCHITECTURE_CONSTRAINTS,
+        **SHARED_CONSTRAINTS,
         "mask_ratio": [Interval(Real, 0, 1, closed="neither")],
     }
     _criterion_class = torch.nn.MSELoss  # unused: the network computes its own loss
