@@ -127,9 +127,9 @@ _PARAMETERS_DOC = "\n    ".join(
 _ATTRIBUTES_DOC = """\
 n_features_in_ : int
         Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Column names, when ``X`` in ``fit`` was a DataFrame.
-    is_categorical_ : ndarray of bool, shape (n_features_in_,)
+    is_categorical_ : ndarray of bool, shape (n_features,)
         Which columns were treated as categorical.
     categories_ : list of ndarray
         The categories of each categorical column, in column order (a code
