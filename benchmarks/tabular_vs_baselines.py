@@ -98,6 +98,18 @@ def models(task: str, strings: list[str], seed: int) -> dict:
     }
 
 
+def _folds(model, X, y, cv, metric: str, label: str) -> tuple[np.ndarray, float]:
+    """Test scores of ``model`` on each fold (printed as they come) and mean fit seconds."""
+    result = {"test_score": [], "fit_time": []}
+    for k, (train, test) in enumerate(cv.split(X, y)):
+        fold = cross_validate(model, X, y, cv=[(train, test)], scoring=metric)
+        result["test_score"].append(fold["test_score"][0])
+        result["fit_time"].append(fold["fit_time"][0])
+        print(f"    {label} fold {k + 1}: {fold['test_score'][0]:.4f} in {fold['fit_time'][0]:.0f} s",
+              flush=True)
+    return np.array(result["test_score"]), float(np.mean(result["fit_time"]))
+
+
 METRICS = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}
 
 
@@ -122,8 +134,8 @@ def main() -> None:
         for label, model in models(task, strings, seed=0).items():
             if args.models and label not in args.models:
                 continue
-            run = timed(lambda model=model: cross_validate(model, X, y, cv=cv, scoring=metric))
-            scores, fit_seconds = run.result["test_score"], run.result["fit_time"].mean()
+            run = timed(lambda model=model: _folds(model, X, y, cv, metric, label))
+            scores, fit_seconds = run.result
             sem = scores.std(ddof=1) / np.sqrt(len(scores))
             reference = scores.mean() if reference is None else reference
             rows.append((name, metric, label, scores.mean(), sem, reference - scores.mean(),
