@@ -264,7 +264,8 @@ BAD_INPUTS = [
     ("emb-transform-unfitted", lambda c, f: AttentionEmbedder(c).transform(X_GOOD), NotFittedError, "not fitted"),
     ("emb-transform-int-entry", lambda c, f: f["embedder"].transform(["fine", 3]), TypeError, "row 1 is int"),
     # TabularAttentionClassifier / TabularAttentionRegressor
-    ("tab-X-strings", lambda c, f: TabularAttentionClassifier(**TABULAR).fit(np.array([["a", "b"]] * 4), [0, 1] * 2),
+    ("tab-X-strings", lambda c, f: TabularAttentionClassifier(**TABULAR, categorical_features=None).fit(
+        np.array([["a", "b"]] * 4), [0, 1] * 2),
      ValueError, "could not convert string to float"),
     ("tab-X-3d", lambda c, f: TabularAttentionClassifier(**TABULAR).fit(X_TAB.reshape(24, 5, 1), Y_TAB),
      ValueError, "Found array with dim 3"),
@@ -292,7 +293,7 @@ BAD_INPUTS = [
      NotFittedError, "init_from must be fitted"),
     ("tab-init-from-other-type",
      lambda c, f: TabularAttentionClassifier(**TABULAR, init_from=LogisticRegression()).fit(X_TAB, Y_TAB),
-     TypeError, "init_from must be a fitted TabularAttentionClassifier or TabularAttentionRegressor"),
+     TypeError, "init_from must be a fitted TabularAttentionClassifier, TabularAttentionRegressor or TabularAttentionPretrainer"),
     ("tab-init-from-other-features",
      lambda c, f: TabularAttentionClassifier(**TABULAR, init_from=f["tabular"]).fit(X_TAB[:, :3], Y_TAB),
      ValueError, "init_from was fitted on 5 features but X has 3"),

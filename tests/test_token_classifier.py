@@ -267,7 +267,8 @@ def test_explain_shows_word_pieces(tagger):
     assert explained[1]["tokens"] == ["good", "plot"]
     np.testing.assert_allclose(explained[0]["weights"].sum(), 1.0, atol=1e-5)
     again = tagger.explain([["the", "zurich", "film"]])  # attention hooks come back after removal
-    np.testing.assert_array_equal(again[0]["weights"], explained[0]["weights"])
+    # Equal up to float rounding: a batch of one text and a batch of two reduce in other orders.
+    np.testing.assert_allclose(again[0]["weights"], explained[0]["weights"], rtol=1e-6, atol=1e-7)
     pickle.dumps(tagger)  # transformers' attention-capturing hooks are not left behind
 
 
