@@ -35,10 +35,9 @@ def is_missing(value: Any) -> bool:
         return False
     if isinstance(value, numbers.Real):
         return value != value  # NaN only
-    try:  # pd.NA and pd.NaT, without importing pandas
-        return bool(value != value) if type(value).__name__ == "NaTType" else value is _pandas_na()
-    except TypeError:
-        return False
+    if type(value).__name__ == "NaTType":  # pd.NaT
+        return True
+    return value is _pandas_na()
 
 
 def _pandas_na():
