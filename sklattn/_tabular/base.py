@@ -294,6 +294,10 @@ class TabularNetBase(SklattnNet):
         finally:
             backbone.train(was_training)
 
+    def _pooled_features(self, data: dict) -> np.ndarray:
+        """The backbone's pooled vector of each row of ``data`` (eval mode), float32 (n, D)."""
+        return self._backbone_outputs(data, lambda backbone, x, x_cat: backbone(x, x_cat)[0])
+
     def feature_attention(self, X) -> np.ndarray:
         """Per-sample attention paid to each input column by the pooled output.
 

@@ -27,7 +27,7 @@ from .base import SHARED_CONSTRAINTS, TabularNetBase, require_fitted_network
 from .docs import fill_doc
 from .modules import TabularAttentionNet
 from .training import BackboneFreezer
-from .transfer import backbone_features, linear_probe_head, resolve_source
+from .transfer import linear_probe_head, resolve_source
 
 TABULAR_PARAMETER_CONSTRAINTS: dict[str, list] = {
     **SHARED_CONSTRAINTS,
@@ -139,10 +139,8 @@ class _SupervisedTabularBase(TabularNetBase):
             return
         split = self.__dict__.get("_split_indices")
         rows = slice(None) if split is None else split[0]  # training rows only
-        features = backbone_features(
-            self.module_.backbone, {name: data[name][rows] for name in ("x", "x_cat") if name in data},
-            self._resolved_batch_size(), self.device,
-        )
+        inputs = {name: data[name][rows] for name in ("x", "x_cat") if name in data}
+        features = self._pooled_features(inputs).astype(np.float64)
         weights = data.get(SAMPLE_WEIGHT)
         probe = linear_probe_head(
             features, targets[rows], None if weights is None else weights[rows],

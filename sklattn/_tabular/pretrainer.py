@@ -206,4 +206,4 @@ class TabularAttentionPretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMix
         ndarray of shape (n_samples, d_model), dtype float32
         """
         data = self._checked_features(X)
-        return self._backbone_outputs(data, lambda backbone, x, x_cat: backbone(x, x_cat)[0])
+        return self._pooled_features(data)

@@ -14,11 +14,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.inference import run_batches, slice_batches
 from .._io.load import load
 
 ARCHITECTURE = ("d_model", "n_heads", "n_layers")
@@ -88,23 +86,6 @@ def check_compatible(source, target, n_features: int) -> None:
             + ", ".join(f"{name}={value}" for name, value in mismatched.items())
             + " to match it."
         )
-
-
-def backbone_features(backbone: torch.nn.Module, data: dict, batch_size: int, device) -> np.ndarray:
-    """Pooled backbone outputs in eval mode, shape (n_samples, d_model), float64.
-
-    ``data`` holds the network inputs: ``"x"`` (standardized numbers) and,
-    with categorical columns, ``"x_cat"`` (codes).
-    """
-    was_training = backbone.training
-    backbone.eval()
-    features = run_batches(
-        {name: torch.from_numpy(values) for name, values in data.items()},
-        lambda batch: backbone(batch["x"], batch.get("x_cat"))[0].float().cpu().numpy(),
-        batches=lambda rows: slice_batches(rows, max(1, batch_size)), device=device,
-    )
-    backbone.train(was_training)
-    return features.astype(np.float64)
 
 
 def linear_probe_head(
