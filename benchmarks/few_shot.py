@@ -89,8 +89,8 @@ def fit_sklattn(X, y, checkpoint: str, seed: int, regression: bool, params: dict
     from sklattn import AttentionClassifier, AttentionRegressor
 
     cls = AttentionRegressor if regression else AttentionClassifier
-    # max_length 64 by default here (the reviews and tweets are short); a --variant may change it.
-    model = cls(checkpoint, **{"max_length": 64, **params}, random_state=seed)
+    # The estimator's own defaults (max_length=128 among them); a --variant changes any.
+    model = cls(checkpoint, **params, random_state=seed)
     return model.fit(X, y)
 
 

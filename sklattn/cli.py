@@ -89,10 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="directory to save the fine-tuned model in")
     fit.add_argument("--overwrite", action="store_true", help="replace a model saved in --output before")
     fit.add_argument("--max-length", type=int, default=128, help="tokens per text (default 128)")
-    fit.add_argument("--epochs", type=_epochs, default="auto",
+    fit.add_argument("--epochs", type=_positive_or_auto, default="auto",
                      help="training epochs, or 'auto' (default): at least 60 optimizer steps on "
                           "small data, 3 epochs on large data")
-    fit.add_argument("--batch-size", type=int, default=32, help="texts per step (default 32)")
+    fit.add_argument("--batch-size", type=_positive_or_auto, default="auto",
+                     help="texts per step, or 'auto' (default): 32 from 256 training texts up, "
+                          "8-16 below")
     fit.add_argument("--lr", type=float, default=None,
                      help="peak learning rate (default: the estimator's default)")
     fit.add_argument("--valid-fraction", type=float, default=0.0, metavar="F",
@@ -220,17 +222,17 @@ def _targets(frame, targets: Sequence[str], task: str, label_sep: str, label_nam
     return binarizer.fit_transform(label_sets), [str(name) for name in binarizer.classes_]
 
 
-def _epochs(value: str) -> int | str:
-    """``--epochs``: a positive integer or ``auto``."""
+def _positive_or_auto(value: str) -> int | str:
+    """``--epochs`` and ``--batch-size``: a positive integer or ``auto``."""
     if value == "auto":
         return value
     try:
-        epochs = int(value)
+        number = int(value)
     except ValueError:
-        epochs = 0
-    if epochs < 1:
+        number = 0
+    if number < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {value!r}")
-    return epochs
+    return number
 
 
 # ---------------------------------------------------------------- commands

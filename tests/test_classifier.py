@@ -344,14 +344,16 @@ class _CountSteps(Callback):
     def on_train_begin(self, net, **kwargs):
         self.steps_ = 0
 
-    def on_batch_end(self, net, training=False, **kwargs):
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
         self.steps_ += int(training)
+        if training:
+            self.largest_batch_ = max(getattr(self, "largest_batch_", 0), len(batch[1]))
 
 
 def _auto_fit(tiny_checkpoint, X, y, **params):
     counter = _CountSteps()
-    clf = AttentionClassifier(tiny_checkpoint, max_length=16, batch_size=16, random_state=0,
-                              callbacks=[("count_steps", counter)], **params).fit(X, y)
+    params = {"max_length": 16, "batch_size": 16, "random_state": 0, **params}
+    clf = AttentionClassifier(tiny_checkpoint, callbacks=[("count_steps", counter)], **params).fit(X, y)
     return clf, counter.steps_
 
 
@@ -408,6 +410,38 @@ def test_integer_max_epochs_is_honoured_exactly(tiny_checkpoint):
     assert dict(clf.callbacks_)["lr_schedule"].total_steps_ == 4
 
 
+@pytest.mark.parametrize("n_train, expected", [(1, 8), (16, 8), (127, 8), (128, 16), (255, 16),
+                                               (256, 32), (100_000, 32)])
+def test_auto_batch_size_rule(n_train, expected):
+    from sklattn._text.small_data import auto_batch_size
+
+    assert auto_batch_size(n_train) == expected
+
+
+def test_auto_batch_size_gives_small_data_small_batches(tiny_checkpoint):
+    from sklattn._text.small_data import AUTO_MIN_STEPS
+
+    X, y = make_sentiment_texts(20, seed=3)  # batches of 8: 3 per epoch
+    clf, steps = _auto_fit(tiny_checkpoint, X, y, batch_size="auto")
+    counter = dict(clf.callbacks_)["count_steps"]
+    assert clf.batch_size == "auto" and clf.batch_size_ == 8 == counter.largest_batch_
+    assert clf.max_epochs_ == 20 and steps == 3 * 20 >= AUTO_MIN_STEPS["full"]
+    # prediction batches do not depend on the training data: the same outputs in 32s as in 1s
+    np.testing.assert_allclose(clf.predict_proba(X), clf.set_params(batch_size=1).predict_proba(X),
+                               atol=1e-5)
+    explicit, _ = _auto_fit(tiny_checkpoint, X, y, batch_size=16)
+    assert explicit.batch_size_ == 16
+
+
+def test_auto_batch_size_leaves_large_data_at_32(tiny_checkpoint):
+    X, y = make_sentiment_texts(256, seed=4)
+    auto, steps = _auto_fit(tiny_checkpoint, X, y, batch_size="auto", max_epochs=1)
+    assert auto.batch_size_ == 32 and steps == 8
+    # the same training as an explicit batch_size=32: same batches, steps and random stream
+    explicit, _ = _auto_fit(tiny_checkpoint, X, y, batch_size=32, max_epochs=1)
+    np.testing.assert_array_equal(auto.predict_proba(X[:50]), explicit.predict_proba(X[:50]))
+
+
 def test_auto_survives_clone_and_get_params(tiny_checkpoint):
     from sklearn.base import clone
 
@@ -420,6 +454,10 @@ def test_auto_survives_clone_and_get_params(tiny_checkpoint):
     assert not hasattr(clone(fitted), "max_epochs_")
     with pytest.raises(ValueError, match="max_epochs"):
         AttentionClassifier(tiny_checkpoint, max_epochs="long").fit(X, y)
+    assert clone(fitted).get_params()["batch_size"] == 16 and not hasattr(clone(fitted), "batch_size_")
+    for name in ("batch_size", "head_lr"):
+        with pytest.raises(ValueError, match=name):
+            AttentionClassifier(tiny_checkpoint, **{name: "large"}).fit(X, y)
 
 
 def test_partial_fit_resolves_auto_from_each_call(tiny_checkpoint):
@@ -675,9 +713,14 @@ def test_strategies_are_searchable_hyperparameters(tiny_checkpoint, sentiment_da
 @pytest.mark.parametrize("finetune, expected", [("full", 5e-5), ("head", 1e-3), ("lora", 5e-4)])
 def test_auto_learning_rate_follows_the_strategy(tiny_checkpoint, sentiment_data, finetune, expected):
     est = _fit(tiny_checkpoint, sentiment_data, lr="auto", finetune=finetune, max_epochs=1)
-    assert est.lr == "auto"  # the parameter itself stays untouched
-    assert [group["initial_lr"] for group in est.optimizer_.param_groups] == pytest.approx(
-        [expected] * len(est.optimizer_.param_groups))
+    assert est.lr == "auto" and est.head_lr == "auto"  # the parameters themselves stay untouched
+    rate = {id(param): group["initial_lr"] for group in est.optimizer_.param_groups
+            for param in group["params"]}
+    head = [id(param) for param in est.module_.head.parameters()]
+    # head_lr="auto": the fresh head trains at max(lr, 1e-3), the encoder at lr
+    assert [rate[key] for key in head] == pytest.approx([max(expected, 1e-3)] * len(head))
+    encoder = [rate[key] for key in rate if key not in head]
+    assert encoder == pytest.approx([expected] * len(encoder)) and (finetune == "head") == (not encoder)
 
 
 def test_feature_cache_gives_the_same_model_and_encodes_once(tiny_checkpoint, sentiment_data):

@@ -46,7 +46,7 @@ from .finetune import (
     layerwise_groups,
 )
 from .modules import POOLING_MODES, EncoderWithHead
-from .small_data import auto_max_epochs
+from .small_data import AUTO_BATCH_SIZE, auto_batch_size, auto_head_lr, auto_max_epochs
 from .._core.inference import run_batches
 from .._core.precision import int8_module
 from .._core.keys import SAMPLE_WEIGHT
@@ -84,10 +84,11 @@ TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     "layer_lr_decay": [Interval(Real, 0, 1, closed="right")],
-    "head_lr": [Interval(Real, 0, None, closed="neither"), None],
+    "head_lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}), None],
     "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     **{name: constraint for name, constraint in TRAINING_PARAMETER_CONSTRAINTS.items()
-       if name not in ("lr", "max_epochs")},
+       if name not in ("lr", "max_epochs", "batch_size")},
     "group_by_length": ["boolean"],
 }
 
@@ -233,9 +234,24 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
         return auto_max_epochs(batches_per_epoch, self.finetune)
 
     def _parameter_groups(self, lr: float):
+        # head_lr="auto": see sklattn._text.small_data.
+        head_lr = auto_head_lr(lr) if self.head_lr == "auto" else self.head_lr
         return list(layerwise_groups(
-            self.module_.encoder, self.module_.head, lr, self.layer_lr_decay, self.head_lr
+            self.module_.encoder, self.module_.head, lr, self.layer_lr_decay, head_lr
         ))
+
+    def _training_batch_size(self, n_texts: int) -> int:
+        """``batch_size`` for training on ``n_texts`` texts, kept as ``batch_size_``.
+
+        ``"auto"`` picks by the size of the training split (see
+        :mod:`sklattn._text.small_data`).
+        """
+        self.batch_size_ = auto_batch_size(n_texts) if self.batch_size == "auto" else int(self.batch_size)
+        return self.batch_size_
+
+    def _prediction_batch_size(self) -> int:
+        """``batch_size`` for prediction: 32 under ``"auto"``."""
+        return AUTO_BATCH_SIZE if self.batch_size == "auto" else int(self.batch_size)
 
     def _build_encoder(self) -> torch.nn.Module:
         """The bare encoder the head sits on: pretrained weights from the checkpoint.
@@ -265,6 +281,10 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
             _SAVED_ENCODER_CONFIG.reset(token)
 
     def _iterator_kwargs(self, dataset, training: bool, kwargs: dict) -> dict:
+        if training and kwargs["batch_size"] == self.batch_size:  # not iterator_train__batch_size
+            kwargs["batch_size"] = self._training_batch_size(len(dataset))
+        elif kwargs["batch_size"] == "auto":
+            kwargs["batch_size"] = self._prediction_batch_size()
         kwargs.setdefault("collate_fn", PadCollate(pad_token_id(self.tokenizer_)))
         if training and self.group_by_length and kwargs["shuffle"] and not {"sampler", "batch_sampler"} & set(kwargs):
             del kwargs["shuffle"]

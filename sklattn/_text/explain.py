@@ -37,7 +37,7 @@ def first_token_attention(net, dataset: TokenizedDataset) -> list[dict]:
     def batches(data) -> DataLoader:
         # A private generator: the loader's base seed is drawn from it, so explain
         # leaves the global RNG untouched.
-        return DataLoader(data, batch_size=net.batch_size, collate_fn=collate,
+        return DataLoader(data, batch_size=net._prediction_batch_size(), collate_fn=collate,
                           generator=torch.Generator())
 
     previous = encoder.config._attn_implementation

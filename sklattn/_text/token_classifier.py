@@ -81,6 +81,9 @@ class AttentionTokenClassifier(TextNetBase):
     max_epochs_ : int
         Epochs the last ``fit`` or ``partial_fit`` was set to train
         (``max_epochs`` with ``"auto"`` resolved).
+    batch_size_ : int
+        Sentences per training step of the last ``fit`` or ``partial_fit``
+        (``batch_size`` with ``"auto"`` resolved).
     history_ : skorch.History
         Per-epoch and per-batch training records.
 
@@ -133,9 +136,9 @@ class AttentionTokenClassifier(TextNetBase):
         dropout: float = 0.1,
         lr: float | str = "auto",
         layer_lr_decay: float = 1.0,
-        head_lr: float | None = None,
+        head_lr: float | str | None = "auto",
         max_epochs: int | str = "auto",
-        batch_size: int = 32,
+        batch_size: int | str = "auto",
         group_by_length: bool = True,
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
