@@ -196,20 +196,22 @@ def test_module_help_in_a_subprocess():
         assert word in done.stdout
 
 
+@pytest.mark.parametrize("option", ["--epochs", "--batch-size"])
 @pytest.mark.parametrize("value, expected", [(None, "auto"), ("auto", "auto"), ("5", 5)])
-def test_epochs_default_to_auto_and_take_integers(value, expected):
+def test_epochs_and_batch_size_default_to_auto_and_take_integers(option, value, expected):
     from sklattn.cli import build_parser
 
     argv = ["fit", "--data", "t.csv", "--text-column", "x", "--target", "y", "--checkpoint", "c",
-            "--output", "o"] + ([] if value is None else ["--epochs", value])
-    assert build_parser().parse_args(argv).epochs == expected
+            "--output", "o"] + ([] if value is None else [option, value])
+    assert getattr(build_parser().parse_args(argv), option[2:].replace("-", "_")) == expected
 
 
+@pytest.mark.parametrize("option", ["--epochs", "--batch-size"])
 @pytest.mark.parametrize("value", ["0", "-1", "many"])
-def test_bad_epochs_are_a_one_line_usage_error(value, capsys):
+def test_bad_epochs_and_batch_size_are_a_one_line_usage_error(option, value, capsys):
     from sklattn.cli import build_parser
 
     with pytest.raises(SystemExit) as exit_info:
-        build_parser().parse_args(["fit", "--data", "t.csv", "--epochs", value])
+        build_parser().parse_args(["fit", "--data", "t.csv", option, value])
     assert exit_info.value.code == 2
     assert "positive integer or 'auto'" in capsys.readouterr().err
