@@ -343,11 +343,12 @@ class _CountSteps(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.steps_ = 0
+        self.largest_batch_ = 0
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         self.steps_ += int(training)
         if training:
-            self.largest_batch_ = max(getattr(self, "largest_batch_", 0), len(batch[1]))
+            self.largest_batch_ = max(self.largest_batch_, len(batch[1]))
 
 
 def _auto_fit(tiny_checkpoint, X, y, **params):

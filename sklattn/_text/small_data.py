@@ -13,7 +13,7 @@ any validation split) and ``min_steps`` depends on ``finetune``
 
 ``batch_size="auto"`` trains in batches of 32 texts from 256 training texts
 up and in smaller ones below (:func:`auto_batch_size`): 60 steps over 16 texts
-in batches of 8 see each text 30 times instead of 120, which halves the fit
+in batches of 8 see each text 30 times instead of 60, which halves the fit
 time at the same accuracy (``benchmarks/few_shot.py``). Prediction always
 runs in batches of 32.
 
