@@ -6,12 +6,16 @@ import os
 from numbers import Real
 
 import torch
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._io.registry import register_estimator
 from .base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
 from .docs import fill_doc
 from .._core.tasks import ClassifierTaskMixin
+from .contrastive import pair_similarity_loss
+from .small_data import auto_contrastive_weight
 
 
 @register_estimator
@@ -39,6 +43,18 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
     threshold : float, default=0.5
         Multi-label only: ``predict`` marks a label present when its
         probability reaches this value.
+    contrastive_weight : float or "auto", default="auto"
+        Weight of a pair objective added to the cross-entropy on every
+        training batch: for each pair of texts in the batch, the squared gap
+        between the cosine similarity of their pooled embeddings and 1 (same
+        label) or 0 (different labels), as in SetFit's contrastive stage but
+        on pairs the batch already holds, so it costs no extra forward pass.
+        It helps most with few labelled texts (see the README's "Small data").
+        ``"auto"`` is 4.0 for single-label ``y`` with a trainable encoder and
+        0 (off) for multi-label ``y`` or ``finetune="head"``; an explicit
+        weight above 0 is refused there. 0 trains on the cross-entropy alone.
+        The fit's value is kept in ``contrastive_weight_``; the pair term is
+        part of ``history_``'s ``train_loss``.
     {text_kwargs}
 
     Attributes
@@ -49,6 +65,9 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
     multilabel_ : bool
         Whether ``y`` was a 2-D indicator matrix: sigmoid outputs and a
         per-label binary cross-entropy loss instead of softmax.
+    contrastive_weight_ : float
+        The pair objective's weight in the last fit (``contrastive_weight``
+        with ``"auto"`` resolved).
     {text_fitted_attributes}
 
     Examples
@@ -71,6 +90,7 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         **TEXT_PARAMETER_CONSTRAINTS,
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "threshold": [Interval(Real, 0, 1, closed="both")],
+        "contrastive_weight": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(
@@ -92,6 +112,7 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         lora_target_modules: list | str | None = None,
         class_weight: dict | str | None = None,
         threshold: float = 0.5,
+        contrastive_weight: float | str = "auto",
         dropout: float = 0.1,
         lr: float | str = "auto",
         layer_lr_decay: float = 1.0,
@@ -114,6 +135,7 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
     ) -> None:
         self.class_weight = class_weight
         self.threshold = threshold
+        self.contrastive_weight = contrastive_weight
         super().__init__(
             checkpoint,
             max_length=max_length,
@@ -154,3 +176,41 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+    # ------------------------------------------------- the pair objective
+    def _train(self, data, targets, continuing, fit_params, after_initialize=None) -> None:
+        self.contrastive_weight_ = self._resolved_contrastive_weight()
+        super()._train(data, targets, continuing, fit_params, after_initialize)
+
+    def _resolved_contrastive_weight(self) -> float:
+        """``contrastive_weight`` for this fit; refuses a weight the pair objective cannot use."""
+        if self.contrastive_weight == "auto":
+            # see sklattn._text.small_data for the rule and why
+            return auto_contrastive_weight(self.finetune, self.multilabel_)
+        weight = float(self.contrastive_weight)
+        if weight > 0 and self.multilabel_:
+            raise ValueError(
+                f"contrastive_weight={self.contrastive_weight!r} needs one label per text, but y "
+                "is a multi-label indicator matrix; set contrastive_weight=0 or 'auto' (off for "
+                "multi-label y)."
+            )
+        if weight > 0 and self.finetune == "head":
+            raise ValueError(
+                f"contrastive_weight={self.contrastive_weight!r} trains the encoder's embeddings, "
+                "but finetune='head' freezes the encoder; set contrastive_weight=0 or 'auto' "
+                "(off for finetune='head'), or choose another finetune mode."
+            )
+        return weight
+
+    def train_step_single(self, batch, **fit_params):
+        weight = self.contrastive_weight_
+        if not weight:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        inputs, targets = unpack_data(batch)
+        outputs, embeddings = self.infer(inputs, return_features=True, **fit_params)
+        loss = self.get_loss(outputs, targets, X=inputs, training=True)
+        labels = to_tensor(targets, device=self.device)
+        loss = loss + weight * pair_similarity_loss(embeddings, labels)
+        loss.backward()
+        return {"loss": loss, "y_pred": outputs}

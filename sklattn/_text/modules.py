@@ -104,12 +104,16 @@ class EncoderWithHead(nn.Module):
         return pooled
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, chunk_owner=None,
-                features=None) -> torch.Tensor:
-        """Head outputs (B, n_outputs) from token ids, or from precomputed pooled ``features``."""
+                features=None, return_features: bool = False):
+        """Head outputs (B, n_outputs) from token ids, or from precomputed pooled ``features``.
+
+        With ``return_features=True``, the pair ``(outputs, pooled)``: the
+        pooled vectors (B, H) the head read, for losses on the embeddings.
+        """
         if features is None:
             features = self.embed(input_ids, attention_mask, token_type_ids, chunk_owner)  # (B, H)
-        pooled = features
-        return self.head(self.dropout(pooled))  # (B, n_outputs)
+        outputs = self.head(self.dropout(features))  # (B, n_outputs)
+        return (outputs, features) if return_features else outputs
 
 
 class TokenTaggingModule(nn.Module):
