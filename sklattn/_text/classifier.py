@@ -50,7 +50,7 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         label) or 0 (different labels), as in SetFit's contrastive stage but
         on pairs the batch already holds, so it costs no extra forward pass.
         It helps most with few labelled texts (see the README's "Small data").
-        ``"auto"`` is 4.0 for single-label ``y`` with a trainable encoder and
+        ``"auto"`` is 2.0 for single-label ``y`` with a trainable encoder and
         0 (off) for multi-label ``y`` or ``finetune="head"``; an explicit
         weight above 0 is refused there. 0 trains on the cross-entropy alone.
         The fit's value is kept in ``contrastive_weight_``; the pair term is

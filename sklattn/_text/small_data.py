@@ -57,7 +57,7 @@ AUTO_HEAD_LR = 1e-3
 
 # contrastive_weight="auto": the weight of the in-batch pair objective next to
 # the cross-entropy, for single-label classification with a trainable encoder.
-AUTO_CONTRASTIVE_WEIGHT = 4.0
+AUTO_CONTRASTIVE_WEIGHT = 2.0
 
 
 def auto_batch_size(n_train: int) -> int:
