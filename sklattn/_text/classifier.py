@@ -54,7 +54,8 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         0 (off) for multi-label ``y`` or ``finetune="head"``; an explicit
         weight above 0 is refused there. 0 trains on the cross-entropy alone.
         The fit's value is kept in ``contrastive_weight_``; the pair term is
-        part of ``history_``'s ``train_loss``.
+        part of ``history_``'s ``train_loss``. ``sample_weight`` and
+        ``class_weight`` weigh the cross-entropy only.
     {text_kwargs}
 
     Attributes
