@@ -139,6 +139,9 @@ def test_estimator_sent_to_workers_holds_parameters_only(tiny_checkpoint, sentim
 # two of 8), no shuffling and no length grouping (batches of 8 must be halves of those of 16).
 EXACT = dict(max_length=16, max_epochs=2, random_state=0, lr=1e-3, dropout=0.0,
              group_by_length=False, iterator_train__shuffle=False)
+# Split batches equal whole ones for per-text losses only: the pair objective of
+# contrastive_weight spans the pairs of one batch, and two halves hold fewer pairs.
+PER_TEXT_LOSS = {**EXACT, "contrastive_weight": 0}
 
 
 @pytest.fixture(scope="module")
@@ -172,11 +175,11 @@ def test_gradient_accumulation_equals_one_batch_twice_the_size(dropout_free_chec
     from sklattn.accelerate import AcceleratedClassifier
 
     X, y = make_sentiment_texts(32, seed=1)
-    big_batch = AttentionClassifier(dropout_free_checkpoint, batch_size=16, **EXACT).fit(X, y)
-    small_batch = AttentionClassifier(dropout_free_checkpoint, batch_size=8, **EXACT).fit(X, y)
+    big_batch = AttentionClassifier(dropout_free_checkpoint, batch_size=16, **PER_TEXT_LOSS).fit(X, y)
+    small_batch = AttentionClassifier(dropout_free_checkpoint, batch_size=8, **PER_TEXT_LOSS).fit(X, y)
     accelerator = accelerate.Accelerator(gradient_accumulation_steps=2, cpu=True)
     accumulated = AcceleratedClassifier(
-        dropout_free_checkpoint, accelerator=accelerator, batch_size=8, **EXACT
+        dropout_free_checkpoint, accelerator=accelerator, batch_size=8, **PER_TEXT_LOSS
     ).fit(X, y)
     assert not np.allclose(flat_weights(small_batch), flat_weights(big_batch), atol=1e-4)  # the test can tell
     np.testing.assert_allclose(flat_weights(accumulated), flat_weights(big_batch), atol=1e-6)
@@ -185,6 +188,23 @@ def test_gradient_accumulation_equals_one_batch_twice_the_size(dropout_free_chec
     np.testing.assert_allclose(accumulated.predict_proba(X), big_batch.predict_proba(X), atol=1e-6)
     assert accumulated.history_[-1, "lr"] == big_batch.history_[-1, "lr"]
     assert pickle.loads(pickle.dumps(accumulated)).predict(X).tolist() == accumulated.predict(X).tolist()
+
+
+def test_accelerated_training_applies_the_pair_objective(dropout_free_checkpoint, accelerate):
+    from sklattn.accelerate import AcceleratedClassifier
+
+    X, y = make_sentiment_texts(32, seed=1)
+    fits = {
+        weight: AcceleratedClassifier(
+            dropout_free_checkpoint, accelerator=accelerate.Accelerator(cpu=True), batch_size=16,
+            **{**EXACT, "contrastive_weight": weight},
+        ).fit(X, y)
+        for weight in (0, 2.0)
+    }
+    plain = AttentionClassifier(dropout_free_checkpoint, batch_size=16, **{**EXACT, "contrastive_weight": 2.0}).fit(X, y)
+    assert fits[2.0].contrastive_weight_ == 2.0
+    assert not np.allclose(flat_weights(fits[2.0]), flat_weights(fits[0]), atol=1e-4)
+    np.testing.assert_allclose(flat_weights(fits[2.0]), flat_weights(plain), atol=1e-6)
 
 
 DATA_PARALLEL_SCRIPT = """
@@ -219,11 +239,11 @@ def test_two_cpu_processes_train_like_one_with_twice_the_batch(dropout_free_chec
            "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                "--master_addr", "127.0.0.1", "--master_port", str(port),
-               str(script), dropout_free_checkpoint, str(tmp_path), repr(EXACT)]
+               str(script), dropout_free_checkpoint, str(tmp_path), repr(PER_TEXT_LOSS)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=280)
     assert result.returncode == 0, result.stderr[-3000:]
     X, y = make_sentiment_texts(32, seed=1)
-    one_process = AttentionClassifier(dropout_free_checkpoint, batch_size=16, **EXACT).fit(X, y)
+    one_process = AttentionClassifier(dropout_free_checkpoint, batch_size=16, **PER_TEXT_LOSS).fit(X, y)
     weights = [np.load(tmp_path / f"weights{rank}.npy") for rank in (0, 1)]
     np.testing.assert_array_equal(weights[0], weights[1])  # the processes stay in sync
     np.testing.assert_allclose(weights[0], flat_weights(one_process), atol=1e-6)

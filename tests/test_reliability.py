@@ -637,7 +637,8 @@ def test_training_runs_under_the_resolved_autocast(cpu, tiny_checkpoint, sentime
 
     def spy(self, x, **kwargs):
         outputs = original(self, x, **kwargs)
-        seen.append((torch.is_inference_mode_enabled(), outputs.dtype))
+        logits = outputs[0] if isinstance(outputs, tuple) else outputs  # (logits, pooled) in training
+        seen.append((torch.is_inference_mode_enabled(), logits.dtype))
         return outputs
 
     type(clf).infer = spy

@@ -6,7 +6,6 @@ import os
 from numbers import Real
 
 import torch
-from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -203,15 +202,17 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
             )
         return weight
 
-    def train_step_single(self, batch, **fit_params):
-        weight = self.contrastive_weight_
-        if not weight:
-            return super().train_step_single(batch, **fit_params)
-        self._set_training(True)
-        inputs, targets = unpack_data(batch)
-        outputs, embeddings = self.infer(inputs, return_features=True, **fit_params)
-        loss = self.get_loss(outputs, targets, X=inputs, training=True)
-        labels = to_tensor(targets, device=self.device)
-        loss = loss + weight * pair_similarity_loss(embeddings, labels)
-        loss.backward()
-        return {"loss": loss, "y_pred": outputs}
+    # The pair term lives in infer/get_loss rather than in a train step, so that every
+    # training loop (skorch's, and AccelerateMixin's with its own backward) applies it.
+    def infer(self, x, **fit_params):
+        if self.module_.training and self.__dict__.get("contrastive_weight_"):
+            fit_params = {**fit_params, "return_features": True}  # (outputs, pooled)
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if not isinstance(y_pred, tuple):
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        outputs, embeddings = y_pred
+        loss = super().get_loss(outputs, y_true, X=X, training=training)
+        labels = to_tensor(y_true, device=self.device)
+        return loss + self.contrastive_weight_ * pair_similarity_loss(embeddings, labels)
