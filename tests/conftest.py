@@ -33,7 +33,7 @@ def _tiny_vocab() -> list[str]:
     return list(dict.fromkeys(specials + chars + ["##" + c for c in chars] + words))
 
 
-def build_tiny_checkpoint(path) -> str:
+def build_tiny_checkpoint(path, max_positions: int = TINY_MAX_POSITIONS) -> str:
     """Write a tiny random BERT (hidden 32, 2 layers) and its tokenizer to ``path``."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
@@ -55,7 +55,7 @@ def build_tiny_checkpoint(path) -> str:
         cls_token="[CLS]",
         sep_token="[SEP]",
         mask_token="[MASK]",
-        model_max_length=TINY_MAX_POSITIONS,
+        model_max_length=max_positions,
         model_input_names=["input_ids", "token_type_ids", "attention_mask"],
     )
     torch.manual_seed(0)
@@ -65,7 +65,7 @@ def build_tiny_checkpoint(path) -> str:
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=TINY_MAX_POSITIONS,
+        max_position_embeddings=max_positions,
     )
     BertModel(config).save_pretrained(path)
     tokenizer.save_pretrained(path)

@@ -196,9 +196,9 @@ def test_module_help_in_a_subprocess():
         assert word in done.stdout
 
 
-@pytest.mark.parametrize("option", ["--epochs", "--batch-size"])
+@pytest.mark.parametrize("option", ["--epochs", "--batch-size", "--max-length"])
 @pytest.mark.parametrize("value, expected", [(None, "auto"), ("auto", "auto"), ("5", 5)])
-def test_epochs_and_batch_size_default_to_auto_and_take_integers(option, value, expected):
+def test_epochs_batch_size_and_max_length_default_to_auto_and_take_integers(option, value, expected):
     from sklattn.cli import build_parser
 
     argv = ["fit", "--data", "t.csv", "--text-column", "x", "--target", "y", "--checkpoint", "c",
@@ -206,9 +206,9 @@ def test_epochs_and_batch_size_default_to_auto_and_take_integers(option, value, 
     assert getattr(build_parser().parse_args(argv), option[2:].replace("-", "_")) == expected
 
 
-@pytest.mark.parametrize("option", ["--epochs", "--batch-size"])
+@pytest.mark.parametrize("option", ["--epochs", "--batch-size", "--max-length"])
 @pytest.mark.parametrize("value", ["0", "-1", "many"])
-def test_bad_epochs_and_batch_size_are_a_one_line_usage_error(option, value, capsys):
+def test_bad_epochs_batch_size_and_max_length_are_a_one_line_usage_error(option, value, capsys):
     from sklattn.cli import build_parser
 
     with pytest.raises(SystemExit) as exit_info:

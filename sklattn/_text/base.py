@@ -24,7 +24,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import Subset
 
-from .checkpoint import load_encoder, load_tokenizer_checked
+from .checkpoint import load_encoder, load_tokenizer_checked, position_limit
 from .data import (
     LONG_TEXT_MODES,
     FeatureDataset,
@@ -46,7 +46,9 @@ from .finetune import (
     layerwise_groups,
 )
 from .modules import POOLING_MODES, EncoderWithHead
-from .small_data import AUTO_BATCH_SIZE, auto_batch_size, auto_head_lr, auto_max_epochs
+from .small_data import (
+    AUTO_BATCH_SIZE, auto_batch_size, auto_head_lr, auto_max_epochs, auto_max_length,
+)
 from .._core.inference import run_batches
 from .._core.precision import int8_module
 from .._core.keys import SAMPLE_WEIGHT
@@ -68,7 +70,7 @@ _SAVED_ENCODER_CONFIG: contextvars.ContextVar = contextvars.ContextVar("saved_en
 
 TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "checkpoint": [str, os.PathLike],
-    "max_length": [Interval(Integral, 2, None, closed="left")],
+    "max_length": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
     "pooling": [StrOptions(set(POOLING_MODES))],
     "text_columns": [str, Integral, list, tuple, None],
     "long_text": [StrOptions(set(LONG_TEXT_MODES))],
@@ -306,7 +308,7 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
         else:
             targets = self._encode_targets(y, fitting=True, classes=classes)
             self._check_long_text(texts)
-            self._load_pretrained()
+            self._load_pretrained(len(texts))
             self.n_text_columns_ = texts.shape[1]
         weights = self._loss_weights(targets, weights)
         dataset = TokenizedDataset(self._tokenize(texts), targets, weights)
@@ -323,12 +325,24 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
     def _tokenize(self, texts: np.ndarray, long_text: str | None = None) -> dict:
         long_text = self.long_text if long_text is None else long_text
         return tokenize_for_mode(
-            self.tokenizer_, texts, self.max_length, long_text, self.stride, self.max_chunks
+            self.tokenizer_, texts, self._fitted_max_length(), long_text, self.stride, self.max_chunks
         )
 
-    def _load_pretrained(self) -> None:
-        """Resolve the checkpoint, load the tokenizer, check ``max_length``."""
-        self.checkpoint_path_, _, self.tokenizer_ = load_tokenizer_checked(self.checkpoint, self.max_length)
+    def _load_pretrained(self, n_texts: int) -> None:
+        """Resolve the checkpoint, load the tokenizer, resolve and check ``max_length``.
+
+        ``max_length="auto"`` picks by ``n_texts``, the texts of this first fit
+        (see :mod:`sklattn._text.small_data`); the result is ``max_length_``.
+        """
+        self.checkpoint_path_, config, self.tokenizer_ = load_tokenizer_checked(self.checkpoint, self.max_length)
+        self.max_length_ = (
+            auto_max_length(n_texts, position_limit(config, self.tokenizer_))
+            if self.max_length == "auto" else int(self.max_length)
+        )
+
+    def _fitted_max_length(self) -> int:
+        # Models saved before max_length="auto" existed carry no max_length_.
+        return getattr(self, "max_length_", self.max_length)
 
     # ----------------------------------------------------------- prediction
     def _check_text_columns(self, texts: np.ndarray) -> None:

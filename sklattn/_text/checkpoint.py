@@ -179,8 +179,11 @@ def position_limit(config, tokenizer) -> int | None:
     return min(limits) if limits else None
 
 
-def load_tokenizer_checked(checkpoint, max_length: int):
+def load_tokenizer_checked(checkpoint, max_length: int | str):
     """Resolve ``checkpoint``, load its config and tokenizer, and check ``max_length``.
+
+    ``max_length="auto"`` is not checked: it resolves within the checkpoint's
+    limit (:func:`sklattn._text.small_data.auto_max_length`).
 
     Returns
     -------
@@ -193,7 +196,7 @@ def load_tokenizer_checked(checkpoint, max_length: int):
     config = load_config(path)
     tokenizer = load_tokenizer(path)
     limit = position_limit(config, tokenizer)
-    if limit is not None and max_length > limit:
+    if limit is not None and max_length != "auto" and max_length > limit:
         raise ValueError(
             f"max_length={max_length} exceeds the {limit} positions that checkpoint "
             f"{checkpoint!r} supports; set max_length to at most {limit}."

@@ -7,10 +7,14 @@ checkpoint : str or os.PathLike
         Hugging Face hub id (e.g. ``"sentence-transformers/all-MiniLM-L6-v2"``)
         or a local directory written by ``save_pretrained``. Loaded in ``fit``,
         never in ``__init__``.
-    max_length : int, default=128
+    max_length : int or "auto", default="auto"
         Maximum tokens per text (per pair for sentence pairs), special tokens
-        included. Longer texts are truncated; batches are padded only to their
-        own longest text.
+        included. Longer texts are truncated (or windowed, see ``long_text``);
+        batches are padded only to their own longest text. ``"auto"`` reads
+        256 tokens when the first ``fit`` gets fewer than 1,000 texts and 128
+        from there up, within the checkpoint's limit: with few labelled texts
+        the rest of a long text is evidence worth its cost. The value used is
+        ``max_length_``.
     pooling : {"mean", "cls", "max"}, default="mean"
         How token states become one vector: mask-aware mean, first token, or
         mask-aware max.
@@ -177,6 +181,9 @@ module_ : torch.nn.Module
     batch_size_ : int
         Texts per training step of the last ``fit`` or ``partial_fit``:
         ``batch_size`` with ``"auto"`` resolved.
+    max_length_ : int
+        Tokens per text (or window): ``max_length`` with ``"auto"`` resolved
+        by the first ``fit``; later ``partial_fit`` calls and predictions keep it.
     precision_ : {"fp32", "bf16"}
         The precision the last ``fit`` or ``partial_fit`` trained in
         (``precision`` resolved on that machine).
@@ -203,11 +210,13 @@ TOKEN_PARAMETERS = (
 
 _TOKEN_DOC_OVERRIDES = {
     "max_length": """\
-max_length : int, default=128
+max_length : int or "auto", default="auto"
         Word pieces per window, special tokens included. A sentence with more
         pieces is read in several windows overlapping by ``stride`` pieces;
         every word still gets exactly one tag (read in the window where its
-        first piece has the most context on both sides).""",
+        first piece has the most context on both sides). ``"auto"``: 256
+        below 1,000 training sentences, 128 from there up (as the text
+        classifier), kept in ``max_length_``.""",
     "stride": """\
 stride : int or None, default=None
         Pieces shared by consecutive windows of a long sentence. None uses a

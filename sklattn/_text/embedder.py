@@ -12,6 +12,7 @@ import copy
 import inspect
 import os
 import warnings
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _check_feature_names, check_is_fitted
 from torch.utils.data import DataLoader
@@ -179,10 +180,12 @@ class AttentionEmbedder(
     _parameter_constraints: dict[str, list] = {
         **{
             name: TEXT_PARAMETER_CONSTRAINTS[name]
-            for name in ("checkpoint", "max_length", "pooling", "long_text", "stride",
+            for name in ("checkpoint", "pooling", "long_text", "stride",
                          "max_chunks", "batch_size", "precision", "device", "max_epochs", "lr",
                          "random_state")
         },
+        # No "auto": embedding without training has no training-set size to pick by.
+        "max_length": [Interval(Integral, 2, None, closed="left")],
         "normalize": ["boolean"],
         "fine_tune": ["boolean", StrOptions(_FINE_TUNE_TASKS)],
         "fine_tune_params": [dict, None],

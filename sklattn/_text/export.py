@@ -99,14 +99,15 @@ def export_encoder(estimator, path) -> None:
     quiet_transformers()
     info = {
         "exported_by": "sklattn", "estimator": type(estimator).__name__,
-        "pooling": estimator.pooling, "max_length": estimator.max_length,
+        "pooling": estimator.pooling,
+        "max_length": int(getattr(estimator, "max_length_", estimator.max_length)),  # embedder: no "auto"
         "normalize": getattr(estimator, "normalize", False), "lora_merged": merged,
         "head": "not included: sklattn's head (pooling + dropout + linear) has no "
                 "AutoModelForSequenceClassification equivalent; use estimator.save()",
         "versions": versions(),
     }
     st_files = sentence_transformers_files(
-        estimator.pooling, int(plain.config.hidden_size), int(estimator.max_length), info["normalize"]
+        estimator.pooling, int(plain.config.hidden_size), info["max_length"], info["normalize"]
     )
     info["sentence_transformers"] = _sentence_transformers_note(estimator)
     with atomic_directory(path, EXPORT_MARKER, "directory exported by sklattn") as staging:
@@ -247,7 +248,7 @@ def export_token_classifier(estimator, path) -> None:
     model.eval()
     info = {
         "exported_by": "sklattn", "estimator": type(estimator).__name__,
-        "task": "token-classification", "max_length": estimator.max_length,
+        "task": "token-classification", "max_length": estimator._fitted_max_length(),
         "stride": estimator._stride(), "lora_merged": merged,
         "word_alignment": "each word is tagged from its first word piece; sentences longer "
                           "than max_length pieces are read in windows overlapping by stride",

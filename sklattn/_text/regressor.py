@@ -55,7 +55,7 @@ class AttentionRegressor(RegressorTaskMixin, TextNetBase):
         self,
         checkpoint: str | os.PathLike,
         *,
-        max_length: int = 128,
+        max_length: int | str = "auto",
         pooling: str = "mean",
         text_columns: str | list | None = None,
         long_text: str = "truncate",

@@ -1,6 +1,7 @@
 """Defaults that fit the data size and task: the ``"auto"`` values of the training parameters.
 
-They are ``max_epochs``, ``batch_size``, ``head_lr`` and ``contrastive_weight``.
+They are ``max_epochs``, ``batch_size``, ``head_lr``, ``contrastive_weight``
+and ``max_length``.
 
 A fixed number of epochs cannot serve both 16 and 16,000 texts: 3 epochs over
 16 texts at ``batch_size=32`` are 3 optimizer steps, most of them warmup, and
@@ -28,6 +29,15 @@ each training batch (:mod:`sklattn._text.contrastive`) at weight
 ``AUTO_CONTRASTIVE_WEIGHT``: with 16-32 texts per class it adds about 2 points
 of balanced accuracy on Rotten Tomatoes at no extra time
 (``benchmarks/few_shot.py``).
+
+``max_length="auto"`` reads up to ``AUTO_SMALL_DATA_MAX_LENGTH`` (256) tokens
+per text when fewer than ``AUTO_LONG_CONTEXT_BELOW`` texts are fitted, and
+``AUTO_MAX_LENGTH`` (128) from there up, never more than the checkpoint's
+position limit (:func:`auto_max_length`). With few labelled texts every
+text's words count: the rest of a news article carries the evidence that its
+first 128 tokens lack. Padding is per batch, so short texts (reviews, tweets)
+cost the same under either length, and fits of many texts keep the cheaper
+128.
 """
 
 from __future__ import annotations
@@ -59,6 +69,12 @@ AUTO_HEAD_LR = 1e-3
 # the cross-entropy, for single-label classification with a trainable encoder.
 AUTO_CONTRASTIVE_WEIGHT = 2.0
 
+# max_length="auto": tokens per text of fits on at least AUTO_LONG_CONTEXT_BELOW
+# texts, and of smaller ones.
+AUTO_MAX_LENGTH = 128
+AUTO_SMALL_DATA_MAX_LENGTH = 256
+AUTO_LONG_CONTEXT_BELOW = 1000
+
 
 def auto_batch_size(n_train: int) -> int:
     """Texts per training step that ``batch_size="auto"`` picks for ``n_train`` training texts.
@@ -78,6 +94,26 @@ def auto_batch_size(n_train: int) -> int:
     while size > AUTO_MIN_BATCH_SIZE and n_train < size * AUTO_BATCHES_PER_EPOCH:
         size //= 2
     return size
+
+
+def auto_max_length(n_texts: int, position_limit: int | None) -> int:
+    """Tokens per text that ``max_length="auto"`` reads for a fit on ``n_texts`` texts.
+
+    Parameters
+    ----------
+    n_texts : int
+        Texts (sentences, for a tagger) passed to the first ``fit``.
+    position_limit : int or None
+        Longest input the checkpoint takes, or None when it does not say.
+
+    Returns
+    -------
+    int
+        :data:`AUTO_SMALL_DATA_MAX_LENGTH` below :data:`AUTO_LONG_CONTEXT_BELOW`
+        texts, else :data:`AUTO_MAX_LENGTH`; at most ``position_limit``.
+    """
+    length = AUTO_SMALL_DATA_MAX_LENGTH if n_texts < AUTO_LONG_CONTEXT_BELOW else AUTO_MAX_LENGTH
+    return length if position_limit is None else min(length, position_limit)
 
 
 def auto_head_lr(lr: float) -> float:

@@ -84,6 +84,9 @@ class AttentionTokenClassifier(TextNetBase):
     batch_size_ : int
         Sentences per training step of the last ``fit`` or ``partial_fit``
         (``batch_size`` with ``"auto"`` resolved).
+    max_length_ : int
+        Word pieces per window (``max_length`` with ``"auto"`` resolved by
+        the first ``fit``).
     history_ : skorch.History
         Per-epoch and per-batch training records.
 
@@ -124,7 +127,7 @@ class AttentionTokenClassifier(TextNetBase):
         self,
         checkpoint: str | os.PathLike,
         *,
-        max_length: int = 128,
+        max_length: int | str = "auto",
         stride: int | None = None,
         finetune: str = "full",
         trainable_layers: int = 2,
@@ -237,7 +240,7 @@ class AttentionTokenClassifier(TextNetBase):
             targets = self._encode_tags(tags, fitting=False)
         else:
             targets = self._encode_tags(tags, fitting=True, classes=classes)
-            self._load_pretrained()
+            self._load_pretrained(len(sentences))
         dataset = TokenizedDataset(self._align(sentences), targets, self._word_weights(targets, weights))
         self._train(dataset, None, continuing, fit_params)
         return self
@@ -302,10 +305,10 @@ class AttentionTokenClassifier(TextNetBase):
         return out
 
     def _stride(self) -> int:
-        return self.max_length // 4 if self.stride is None else int(self.stride)
+        return self._fitted_max_length() // 4 if self.stride is None else int(self.stride)
 
     def _align(self, sentences: list[list[str]]) -> dict:
-        return align_sentences(self.tokenizer_, sentences, self.max_length, self._stride())
+        return align_sentences(self.tokenizer_, sentences, self._fitted_max_length(), self._stride())
 
     # ----------------------------------------------------------- prediction
     def _word_logits(self, X) -> list[np.ndarray]:
