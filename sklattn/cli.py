@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="directory to save the fine-tuned model in")
     fit.add_argument("--overwrite", action="store_true", help="replace a model saved in --output before")
     fit.add_argument("--max-length", type=_positive_or_auto, default="auto",
-                     help="tokens per text, or 'auto' (default): 256 below 1,000 training texts, "
+                     help="tokens per text, or 'auto' (default): 256 below 256 training texts, "
                           "128 from there up")
     fit.add_argument("--epochs", type=_positive_or_auto, default="auto",
                      help="training epochs, or 'auto' (default): at least 60 optimizer steps on "

@@ -35,7 +35,7 @@ def read_tokens(model, text: str) -> int:
 
 
 @pytest.mark.parametrize("n_texts, limit, expected", [
-    (1, None, 256), (999, None, 256), (1000, None, 128), (100_000, None, 128),
+    (1, None, 256), (255, None, 256), (256, None, 128), (100_000, None, 128),
     (10, 512, 256), (10, 200, 200), (5000, 64, 64), (10, 64, 64),
 ])
 def test_auto_max_length_rule(n_texts, limit, expected):

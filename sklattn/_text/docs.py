@@ -11,7 +11,7 @@ checkpoint : str or os.PathLike
         Maximum tokens per text (per pair for sentence pairs), special tokens
         included. Longer texts are truncated (or windowed, see ``long_text``);
         batches are padded only to their own longest text. ``"auto"`` reads
-        256 tokens when the first ``fit`` gets fewer than 1,000 texts and 128
+        256 tokens when the first ``fit`` gets fewer than 256 texts and 128
         from there up, within the checkpoint's limit: with few labelled texts
         the rest of a long text is evidence worth its cost. The value used is
         ``max_length_``.
@@ -215,7 +215,7 @@ max_length : int or "auto", default="auto"
         pieces is read in several windows overlapping by ``stride`` pieces;
         every word still gets exactly one tag (read in the window where its
         first piece has the most context on both sides). ``"auto"``: 256
-        below 1,000 training sentences, 128 from there up (as the text
+        below 256 training sentences, 128 from there up (as the text
         classifier), kept in ``max_length_``.""",
     "stride": """\
 stride : int or None, default=None

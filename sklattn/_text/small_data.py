@@ -73,7 +73,7 @@ AUTO_CONTRASTIVE_WEIGHT = 2.0
 # texts, and of smaller ones.
 AUTO_MAX_LENGTH = 128
 AUTO_SMALL_DATA_MAX_LENGTH = 256
-AUTO_LONG_CONTEXT_BELOW = 1000
+AUTO_LONG_CONTEXT_BELOW = 256
 
 
 def auto_batch_size(n_train: int) -> int:
