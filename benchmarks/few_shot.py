@@ -89,7 +89,7 @@ def fit_sklattn(X, y, checkpoint: str, seed: int, regression: bool, params: dict
     from sklattn import AttentionClassifier, AttentionRegressor
 
     cls = AttentionRegressor if regression else AttentionClassifier
-    # The estimator's own defaults (max_length=128 among them); a --variant changes any.
+    # The estimator's own defaults (max_length="auto" among them); a --variant changes any.
     model = cls(checkpoint, **params, random_state=seed)
     return model.fit(X, y)
 
