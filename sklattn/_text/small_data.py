@@ -70,10 +70,11 @@ AUTO_HEAD_LR = 1e-3
 AUTO_CONTRASTIVE_WEIGHT = 2.0
 
 # max_length="auto": tokens per text of fits on at least AUTO_LONG_CONTEXT_BELOW
-# texts, and of smaller ones.
+# texts, and of smaller ones. The boundary is the one where batch_size="auto"
+# reaches its full batch, so both rules agree on what "small data" is.
 AUTO_MAX_LENGTH = 128
 AUTO_SMALL_DATA_MAX_LENGTH = 256
-AUTO_LONG_CONTEXT_BELOW = 256
+AUTO_LONG_CONTEXT_BELOW = AUTO_BATCH_SIZE * AUTO_BATCHES_PER_EPOCH  # 256 texts
 
 
 def auto_batch_size(n_train: int) -> int:
