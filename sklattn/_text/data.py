@@ -273,8 +273,12 @@ class LengthGroupedBatchSampler(Sampler):
 
     Each epoch shuffles all indices, cuts them into pools of ``pool_factor``
     batches, sorts each pool by length, slices it into batches and shuffles
-    the batch order. Batches stay random (which texts meet is random), while
-    texts within a batch have similar lengths.
+    the batch order. Texts within a batch have similar lengths; which texts
+    meet varies from epoch to epoch only as far as the pools do. A training
+    set within one pool (under ``batch_size * pool_factor`` texts) meets in
+    the same length-sorted batches every epoch, apart from ties; on 8-32 tweets
+    per class that scored the same as random batches
+    (``group_by_length=False``, 5 seeds, ``benchmarks/few_shot.py``).
 
     Parameters
     ----------
