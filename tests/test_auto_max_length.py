@@ -52,7 +52,7 @@ def test_small_data_reads_256_tokens(long_checkpoint):
 
 
 def test_large_data_reads_128_tokens(long_checkpoint, monkeypatch):
-    monkeypatch.setattr(small_data, "SMALL_DATA_BELOW", 20)
+    monkeypatch.setattr(small_data, "AUTO_LONG_CONTEXT_BELOW", 20)
     X, y = long_texts(24)
     auto = AttentionClassifier(long_checkpoint, **FAST).fit(X, y)
     assert auto.max_length_ == 128 and read_tokens(auto, X[0]) == 126
@@ -72,7 +72,7 @@ def test_auto_stays_within_the_checkpoint_limit(tiny_checkpoint):
 def test_the_first_fit_fixes_the_length(long_checkpoint, monkeypatch):
     X, y = long_texts(24)
     clf = AttentionClassifier(long_checkpoint, **FAST).fit(X, y)
-    monkeypatch.setattr(small_data, "SMALL_DATA_BELOW", 20)  # would now pick 128
+    monkeypatch.setattr(small_data, "AUTO_LONG_CONTEXT_BELOW", 20)  # would now pick 128
     clf.partial_fit(X, y)
     assert clf.max_length_ == 256 and read_tokens(clf, X[0]) == 254
     assert clf.fit(X, y).max_length_ == 128  # a new fit resolves again

@@ -14,7 +14,7 @@ from .base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
 from .docs import fill_doc
 from .._core.tasks import ClassifierTaskMixin
 from .contrastive import pair_similarity_loss
-from .small_data import auto_contrastive_weight, auto_encoder_objective
+from .small_data import auto_contrastive_weight
 
 
 @register_estimator
@@ -55,18 +55,6 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         The fit's value is kept in ``contrastive_weight_``; the pair term is
         part of ``history_``'s ``train_loss``. ``sample_weight`` and
         ``class_weight`` weigh the cross-entropy only.
-    encoder_objective : {"auto", "pairs", "joint"}, default="auto"
-        What trains the encoder when the pair objective is on. ``"joint"``:
-        the cross-entropy plus ``contrastive_weight`` times the pair
-        objective. ``"pairs"``: the pair objective alone, as in SetFit, while
-        the head learns from the cross-entropy on the embeddings (cut from
-        the graph), in the same steps. ``"auto"`` is ``"pairs"`` for
-        single-label ``y`` with 3 or more classes fitted on fewer than 256
-        texts, else ``"joint"``: on 8 BBC news articles per class (5 classes)
-        ``"pairs"`` scored about 2 points higher, while on two-class data it
-        lost 2-6 points (README, "Small data"). ``"pairs"`` needs the pair
-        objective (a ``contrastive_weight_`` above 0). The fit's value is kept
-        in ``encoder_objective_``.
     {text_kwargs}
 
     Attributes
@@ -80,9 +68,6 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
     contrastive_weight_ : float
         The pair objective's weight in the last fit (``contrastive_weight``
         with ``"auto"`` resolved).
-    encoder_objective_ : {"pairs", "joint"}
-        What trained the encoder in the last fit (``encoder_objective`` with
-        ``"auto"`` resolved).
     {text_fitted_attributes}
 
     Examples
@@ -106,7 +91,6 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "threshold": [Interval(Real, 0, 1, closed="both")],
         "contrastive_weight": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
-        "encoder_objective": [StrOptions({"auto", "pairs", "joint"})],
     }
 
     def __init__(
@@ -129,7 +113,6 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         class_weight: dict | str | None = None,
         threshold: float = 0.5,
         contrastive_weight: float | str = "auto",
-        encoder_objective: str = "auto",
         dropout: float = 0.1,
         lr: float | str = "auto",
         layer_lr_decay: float = 1.0,
@@ -153,7 +136,6 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         self.class_weight = class_weight
         self.threshold = threshold
         self.contrastive_weight = contrastive_weight
-        self.encoder_objective = encoder_objective
         super().__init__(
             checkpoint,
             max_length=max_length,
@@ -198,24 +180,7 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
     # ------------------------------------------------- the pair objective
     def _train(self, data, targets, continuing, fit_params, after_initialize=None) -> None:
         self.contrastive_weight_ = self._resolved_contrastive_weight()
-        self.encoder_objective_ = self._resolved_encoder_objective(len(targets))
         super()._train(data, targets, continuing, fit_params, after_initialize)
-
-    def _resolved_encoder_objective(self, n_texts: int) -> str:
-        """``encoder_objective`` for this fit of ``n_texts`` texts; "pairs" needs a pair objective."""
-        if self.encoder_objective == "auto":
-            # see sklattn._text.small_data for the rule and why
-            n_classes = 0 if self.multilabel_ else len(self.classes_)
-            return auto_encoder_objective(self.contrastive_weight_, n_classes, n_texts)
-        if self.encoder_objective == "pairs" and not self.contrastive_weight_ > 0:
-            raise ValueError(
-                "encoder_objective='pairs' trains the encoder on the pair objective alone, but "
-                f"the pair objective is off in this fit (contrastive_weight={self.contrastive_weight!r} "
-                f"resolves to {self.contrastive_weight_}: it is off for multi-label y and "
-                "finetune='head'); set encoder_objective='joint' or 'auto', or a "
-                "contrastive_weight above 0."
-            )
-        return self.encoder_objective
 
     def _resolved_contrastive_weight(self) -> float:
         """``contrastive_weight`` for this fit; refuses a weight the pair objective cannot use."""
@@ -242,8 +207,6 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
     def infer(self, x, **fit_params):
         if self.module_.training and self.__dict__.get("contrastive_weight_"):
             fit_params = {**fit_params, "return_features": True}  # (outputs, pooled)
-            if self.__dict__.get("encoder_objective_") == "pairs":
-                fit_params["detach_features"] = True  # the cross-entropy trains the head alone
         return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):

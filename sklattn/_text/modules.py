@@ -104,19 +104,15 @@ class EncoderWithHead(nn.Module):
         return pooled
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, chunk_owner=None,
-                features=None, return_features: bool = False, detach_features: bool = False):
+                features=None, return_features: bool = False):
         """Head outputs (B, n_outputs) from token ids, or from precomputed pooled ``features``.
 
         With ``return_features=True``, the pair ``(outputs, pooled)``: the
         pooled vectors (B, H) the head read, for losses on the embeddings.
-        With ``detach_features=True`` the head reads the pooled vectors cut
-        from the graph, so a loss on the outputs trains the head alone and
-        only losses on the returned embeddings reach the encoder.
         """
         if features is None:
             features = self.embed(input_ids, attention_mask, token_type_ids, chunk_owner)  # (B, H)
-        head_input = features.detach() if detach_features else features
-        outputs = self.head(self.dropout(head_input))  # (B, n_outputs)
+        outputs = self.head(self.dropout(features))  # (B, n_outputs)
         return (outputs, features) if return_features else outputs
 
 

@@ -1,7 +1,7 @@
 """Defaults that fit the data size and task: the ``"auto"`` values of the training parameters.
 
-They are ``max_epochs``, ``batch_size``, ``head_lr``, ``contrastive_weight``,
-``encoder_objective`` and ``max_length``.
+They are ``max_epochs``, ``batch_size``, ``head_lr``, ``contrastive_weight``
+and ``max_length``.
 
 A fixed number of epochs cannot serve both 16 and 16,000 texts: 3 epochs over
 16 texts at ``batch_size=32`` are 3 optimizer steps, most of them warmup, and
@@ -30,18 +30,8 @@ each training batch (:mod:`sklattn._text.contrastive`) at weight
 of balanced accuracy on Rotten Tomatoes at no extra time
 (``benchmarks/few_shot.py``).
 
-``encoder_objective="auto"`` splits the work as SetFit does on small
-multi-class data: below ``SMALL_DATA_BELOW`` texts with at least
-``AUTO_PAIRS_MIN_CLASSES`` classes, the encoder learns from the pair objective
-alone and the head from the cross-entropy on the embeddings, cut from the
-graph (``"pairs"``). A randomly initialized head's cross-entropy otherwise
-pulls the encoder away from the geometry the pairs shape; with 8 BBC articles
-per class that cost about 2 points. With two classes the cross-entropy is the
-stronger signal and ``"joint"`` (both losses train the encoder) stays
-(``benchmarks/few_shot.py``).
-
 ``max_length="auto"`` reads up to ``AUTO_SMALL_DATA_MAX_LENGTH`` (256) tokens
-per text when fewer than ``SMALL_DATA_BELOW`` texts are fitted, and
+per text when fewer than ``AUTO_LONG_CONTEXT_BELOW`` texts are fitted, and
 ``AUTO_MAX_LENGTH`` (128) from there up, never more than the checkpoint's
 position limit (:func:`auto_max_length`). With few labelled texts every
 text's words count: the rest of a news article carries the evidence that its
@@ -79,19 +69,12 @@ AUTO_HEAD_LR = 1e-3
 # the cross-entropy, for single-label classification with a trainable encoder.
 AUTO_CONTRASTIVE_WEIGHT = 2.0
 
-# Fits on fewer texts than this are "small data" for max_length="auto" and
-# encoder_objective="auto": the size at which batch_size="auto" reaches its full
-# batch, so every rule agrees on what small data is.
-SMALL_DATA_BELOW = AUTO_BATCH_SIZE * AUTO_BATCHES_PER_EPOCH  # 256 texts
-
-# max_length="auto": tokens per text of fits on at least SMALL_DATA_BELOW
-# texts, and of smaller ones.
+# max_length="auto": tokens per text of fits on at least AUTO_LONG_CONTEXT_BELOW
+# texts, and of smaller ones. The boundary is the one where batch_size="auto"
+# reaches its full batch, so both rules agree on what "small data" is.
 AUTO_MAX_LENGTH = 128
 AUTO_SMALL_DATA_MAX_LENGTH = 256
-
-# encoder_objective="auto": the least number of classes at which small fits
-# train the encoder on the pair objective alone.
-AUTO_PAIRS_MIN_CLASSES = 3
+AUTO_LONG_CONTEXT_BELOW = AUTO_BATCH_SIZE * AUTO_BATCHES_PER_EPOCH  # 256 texts
 
 
 def auto_batch_size(n_train: int) -> int:
@@ -115,17 +98,7 @@ def auto_batch_size(n_train: int) -> int:
 
 
 def auto_max_length(n_texts: int, position_limit: int | None) -> int:
-    """Tokens per text that ``encoder_objective="auto"`` splits the work as SetFit does on small
-multi-class data: below ``SMALL_DATA_BELOW`` texts with at least
-``AUTO_PAIRS_MIN_CLASSES`` classes, the encoder learns from the pair objective
-alone and the head from the cross-entropy on the embeddings, cut from the
-graph (``"pairs"``). A randomly initialized head's cross-entropy otherwise
-pulls the encoder away from the geometry the pairs shape; with 8 BBC articles
-per class that cost about 2 points. With two classes the cross-entropy is the
-stronger signal and ``"joint"`` (both losses train the encoder) stays
-(``benchmarks/few_shot.py``).
-
-``max_length="auto"`` reads for a fit on ``n_texts`` texts.
+    """Tokens per text that ``max_length="auto"`` reads for a fit on ``n_texts`` texts.
 
     Parameters
     ----------
@@ -137,10 +110,10 @@ stronger signal and ``"joint"`` (both losses train the encoder) stays
     Returns
     -------
     int
-        :data:`AUTO_SMALL_DATA_MAX_LENGTH` below :data:`SMALL_DATA_BELOW`
+        :data:`AUTO_SMALL_DATA_MAX_LENGTH` below :data:`AUTO_LONG_CONTEXT_BELOW`
         texts, else :data:`AUTO_MAX_LENGTH`; at most ``position_limit``.
     """
-    length = AUTO_SMALL_DATA_MAX_LENGTH if n_texts < SMALL_DATA_BELOW else AUTO_MAX_LENGTH
+    length = AUTO_SMALL_DATA_MAX_LENGTH if n_texts < AUTO_LONG_CONTEXT_BELOW else AUTO_MAX_LENGTH
     return length if position_limit is None else min(length, position_limit)
 
 
@@ -168,30 +141,6 @@ def auto_contrastive_weight(finetune: str, multilabel: bool) -> float:
         encoder, else 0.
     """
     return 0.0 if multilabel or finetune == "head" else AUTO_CONTRASTIVE_WEIGHT
-
-
-def auto_encoder_objective(contrastive_weight: float, n_classes: int, n_texts: int) -> str:
-    """What trains the encoder under ``encoder_objective="auto"``.
-
-    Parameters
-    ----------
-    contrastive_weight : float
-        The fit's resolved pair weight (0: no pair objective).
-    n_classes : int
-        Classes of a single-label ``y``.
-    n_texts : int
-        Texts passed to this ``fit`` or ``partial_fit`` call.
-
-    Returns
-    -------
-    str
-        ``"pairs"`` (the encoder learns from the pair objective alone, the
-        head from the cross-entropy) with a pair objective, at least
-        :data:`AUTO_PAIRS_MIN_CLASSES` classes and fewer than
-        :data:`SMALL_DATA_BELOW` texts; else ``"joint"``.
-    """
-    small = n_texts < SMALL_DATA_BELOW
-    return "pairs" if contrastive_weight > 0 and n_classes >= AUTO_PAIRS_MIN_CLASSES and small else "joint"
 
 
 def auto_max_epochs(batches_per_epoch: int, finetune: str) -> int:
