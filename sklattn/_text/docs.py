@@ -105,7 +105,9 @@ checkpoint : str or os.PathLike
     group_by_length : bool, default=True
         Train on random batches of similar-length texts (shuffle, sort within
         pools of 50 batches, shuffle the batches) so that dynamic padding
-        wastes little compute. False shuffles texts uniformly.
+        wastes little compute; a training set of under 50 batches meets in
+        the same batches every epoch (on few-shot tweets that scored as
+        random batches did). False shuffles texts uniformly.
     weight_decay : float, default=0.01
         AdamW weight decay, not applied to biases and LayerNorm weights.
     warmup_ratio : float, default=0.1
