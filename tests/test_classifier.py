@@ -669,7 +669,7 @@ def test_long_text_training_learns_from_the_end(tiny_checkpoint):
     (X, y), (X_test, y_test) = _texts_with_cue_at_the_end(0), _texts_with_cue_at_the_end(1)
     params = dict(max_length=16, lr=5e-3, max_epochs=10, batch_size=16, random_state=0)
     chunked = AttentionClassifier(tiny_checkpoint, long_text="chunk_max", **params).fit(X, y)
-    truncated = AttentionClassifier(tiny_checkpoint, **params).fit(X, y)
+    truncated = AttentionClassifier(tiny_checkpoint, long_text="truncate", **params).fit(X, y)
     assert chunked.score(X_test, y_test) >= 0.9
     assert truncated.score(X_test, y_test) <= 0.7  # the cue is past the first window
 

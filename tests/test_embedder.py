@@ -375,8 +375,8 @@ def test_classifier_export_gives_its_pooled_features_in_sentence_transformers(ti
     from sklattn import AttentionClassifier
 
     X, y = sentiment_data
-    clf = AttentionClassifier(tiny_checkpoint, max_length=16, pooling="max", max_epochs=1, batch_size=8,
-                              random_state=0).fit(X[:16], y[:16])
+    clf = AttentionClassifier(tiny_checkpoint, max_length=16, pooling="max", long_text="truncate", max_epochs=1,
+                              batch_size=8, random_state=0).fit(X[:16], y[:16])
     clf.export_pretrained(tmp_path / "export")
     assert not (tmp_path / "export" / "2_Normalize").exists()
     note = json.loads((tmp_path / "export" / "sklattn_export.json").read_text())["sentence_transformers"]
@@ -387,6 +387,19 @@ def test_classifier_export_gives_its_pooled_features_in_sentence_transformers(ti
         features = clf.module_.embed(**batch).numpy()
     np.testing.assert_allclose(_sentence_transformer(tmp_path / "export").encode(list(X[:6])), features,
                                atol=1e-5)
+
+
+def test_export_records_the_chunk_mode_that_long_text_auto_chose(tiny_checkpoint, sentiment_data, tmp_path):
+    import json
+
+    from sklattn import AttentionClassifier
+
+    X, y = sentiment_data
+    clf = AttentionClassifier(tiny_checkpoint, max_length=16, max_epochs=1, random_state=0).fit(X[:16], y[:16])
+    assert clf.long_text_ == "chunk_mean"
+    clf.export_pretrained(tmp_path / "export")
+    note = json.loads((tmp_path / "export" / "sklattn_export.json").read_text())["sentence_transformers"]
+    assert not note["exact"] and "long_text='chunk_mean'" in note["limits"][0]
 
 
 def test_export_records_that_chunk_modes_are_not_reproduced(tiny_checkpoint, tmp_path):

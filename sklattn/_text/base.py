@@ -47,7 +47,7 @@ from .finetune import (
 )
 from .modules import POOLING_MODES, EncoderWithHead
 from .small_data import (
-    AUTO_BATCH_SIZE, auto_batch_size, auto_head_lr, auto_max_epochs, auto_max_length,
+    AUTO_BATCH_SIZE, auto_batch_size, auto_head_lr, auto_long_text, auto_max_epochs, auto_max_length,
 )
 from .._core.inference import run_batches
 from .._core.precision import int8_module
@@ -73,7 +73,7 @@ TEXT_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "max_length": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
     "pooling": [StrOptions(set(POOLING_MODES))],
     "text_columns": [str, Integral, list, tuple, None],
-    "long_text": [StrOptions(set(LONG_TEXT_MODES))],
+    "long_text": [StrOptions({*LONG_TEXT_MODES, "auto"})],
     "stride": [Interval(Integral, 0, None, closed="left"), None],
     "max_chunks": [Interval(Integral, 1, None, closed="left"), None],
     "finetune": [StrOptions(set(FINETUNE_MODES))],
@@ -225,7 +225,7 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
             self.pooling,
             self.dropout,
             frozen_encoder=self.finetune == "head",
-            chunk_pooling="max" if self.long_text == "chunk_max" else "mean",
+            chunk_pooling="max" if self._fitted_long_text() == "chunk_max" else "mean",
         )
 
     def _learning_rate(self) -> float:
@@ -309,6 +309,8 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
             targets = self._encode_targets(y, fitting=True, classes=classes)
             self._check_long_text(texts)
             self._load_pretrained(len(texts))
+            self.long_text_ = (auto_long_text(len(texts), texts.shape[1])
+                               if self.long_text == "auto" else self.long_text)
             self.n_text_columns_ = texts.shape[1]
         weights = self._loss_weights(targets, weights)
         dataset = TokenizedDataset(self._tokenize(texts), targets, weights)
@@ -316,14 +318,14 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
         return self
 
     def _check_long_text(self, texts: np.ndarray) -> None:
-        if self.long_text != "truncate" and texts.shape[1] == 2:
+        if self.long_text not in ("truncate", "auto") and texts.shape[1] == 2:
             raise ValueError(
                 f"long_text={self.long_text!r} works on single texts, but X holds sentence "
                 "pairs; use long_text='truncate' for pairs."
             )
 
     def _tokenize(self, texts: np.ndarray, long_text: str | None = None) -> dict:
-        long_text = self.long_text if long_text is None else long_text
+        long_text = self._fitted_long_text() if long_text is None else long_text
         return tokenize_for_mode(
             self.tokenizer_, texts, self._fitted_max_length(), long_text, self.stride, self.max_chunks
         )
@@ -343,6 +345,14 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
     def _fitted_max_length(self) -> int:
         # Models saved before max_length="auto" existed carry no max_length_.
         return getattr(self, "max_length_", self.max_length)
+
+    def _fitted_long_text(self) -> str:
+        """``long_text`` as the first ``fit`` resolved it (``long_text_``).
+
+        Models saved before ``long_text="auto"`` existed carry no ``long_text_``;
+        their ``long_text`` is an explicit mode.
+        """
+        return getattr(self, "long_text_", self.long_text)
 
     # ----------------------------------------------------------- prediction
     def _check_text_columns(self, texts: np.ndarray) -> None:
@@ -419,7 +429,7 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
         """
         from .explain import first_token_attention
 
-        chunked = self.long_text in ("chunk_mean", "chunk_max")
+        chunked = self._fitted_long_text() in ("chunk_mean", "chunk_max")
         dataset = self._dataset_for_prediction(X, "truncate" if chunked else None)
         return first_token_attention(self, dataset)
 

@@ -23,13 +23,20 @@ checkpoint : str or os.PathLike
         the texts: one column, or two for sentence pairs. None takes every
         column of a one- or two-column DataFrame of strings; other columns are
         rejected (route them through ``ColumnTransformer``).
-    long_text : {"truncate", "head_tail", "chunk_mean", "chunk_max"}, default="truncate"
+    long_text : {"auto", "truncate", "head_tail", "chunk_mean", "chunk_max"}, default="auto"
         Texts longer than ``max_length``: keep the start; keep the first
         quarter and the last three quarters of the token budget (head+tail,
         Sun et al. 2019); or cut the text into overlapping ``max_length``
         windows, encode each, and average (``"chunk_mean"``) or take the
         element-wise max (``"chunk_max"``) of the window vectors. Applies to
-        training and prediction alike; single texts only (not pairs).
+        training and prediction alike; the chunk modes and ``"head_tail"``
+        take single texts only (not pairs). ``"auto"`` is ``"chunk_mean"``
+        when the first ``fit`` gets fewer than 256 single texts (with few
+        labels every sentence of a long text counts) and ``"truncate"``
+        otherwise: large data and pairs are not slowed down. A text within
+        ``max_length`` is one window either way; a longer one costs one
+        encoder pass per window, in ``fit`` and in prediction. The value used
+        is ``long_text_``.
     stride : int or None, default=None
         Chunk modes: tokens shared by consecutive windows. None uses a
         quarter of ``max_length``. Must be smaller than the text tokens of a
@@ -186,6 +193,10 @@ module_ : torch.nn.Module
     max_length_ : int
         Tokens per text (or window): ``max_length`` with ``"auto"`` resolved
         by the first ``fit``; later ``partial_fit`` calls and predictions keep it.
+    long_text_ : str
+        How texts longer than ``max_length_`` are read: ``long_text`` with
+        ``"auto"`` resolved by the first ``fit``; later ``partial_fit`` calls
+        and predictions keep it.
     precision_ : {"fp32", "bf16"}
         The precision the last ``fit`` or ``partial_fit`` trained in
         (``precision`` resolved on that machine).

@@ -184,7 +184,7 @@ def sentence_transformers_files(pooling: str, hidden_size: int, max_length: int,
 def _sentence_transformers_note(estimator) -> dict:
     """What ``SentenceTransformer(path).encode`` reproduces of ``estimator``."""
     limits = []
-    long_text = getattr(estimator, "long_text", "truncate")
+    long_text = getattr(estimator, "long_text_", getattr(estimator, "long_text", "truncate"))
     if long_text != "truncate":
         limits.append(
             f"long_text={long_text!r} is not reproduced: sentence-transformers keeps the first "

@@ -58,7 +58,7 @@ class AttentionRegressor(RegressorTaskMixin, TextNetBase):
         max_length: int | str = "auto",
         pooling: str = "mean",
         text_columns: str | list | None = None,
-        long_text: str = "truncate",
+        long_text: str = "auto",
         stride: int | None = None,
         max_chunks: int | None = 16,
         finetune: str = "full",

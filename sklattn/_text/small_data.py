@@ -1,7 +1,7 @@
 """Defaults that fit the data size and task: the ``"auto"`` values of the training parameters.
 
-They are ``max_epochs``, ``batch_size``, ``head_lr``, ``contrastive_weight``
-and ``max_length``.
+They are ``max_epochs``, ``batch_size``, ``head_lr``, ``contrastive_weight``,
+``max_length`` and ``long_text``.
 
 A fixed number of epochs cannot serve both 16 and 16,000 texts: 3 epochs over
 16 texts at ``batch_size=32`` are 3 optimizer steps, most of them warmup, and
@@ -38,6 +38,15 @@ text's words count: the rest of a news article carries the evidence that its
 first 128 tokens lack. Padding is per batch, so short texts (reviews, tweets)
 cost the same under either length, and fits of many texts keep the cheaper
 128.
+
+``long_text="auto"`` goes one step further on the same small fits: below
+``AUTO_LONG_CONTEXT_BELOW`` single texts it reads all of each text in
+overlapping ``max_length`` windows whose vectors are averaged
+(``"chunk_mean"``); from there up, and for sentence pairs, it keeps the start
+(``"truncate"``). A text that fits in one window is one chunk, encoded exactly
+as under ``"truncate"``, so short texts (reviews, tweets) train and predict
+the same either way; long ones cost one encoder pass per window, in fitting
+and in prediction.
 """
 
 from __future__ import annotations
@@ -115,6 +124,26 @@ def auto_max_length(n_texts: int, position_limit: int | None) -> int:
     """
     length = AUTO_SMALL_DATA_MAX_LENGTH if n_texts < AUTO_LONG_CONTEXT_BELOW else AUTO_MAX_LENGTH
     return length if position_limit is None else min(length, position_limit)
+
+
+def auto_long_text(n_texts: int, n_text_columns: int) -> str:
+    """How ``long_text="auto"`` reads texts longer than ``max_length``.
+
+    Parameters
+    ----------
+    n_texts : int
+        Texts passed to the first ``fit``.
+    n_text_columns : int
+        1 for single texts, 2 for sentence pairs (which the chunk modes do not take).
+
+    Returns
+    -------
+    str
+        ``"chunk_mean"`` for fewer than :data:`AUTO_LONG_CONTEXT_BELOW` single
+        texts, else ``"truncate"``.
+    """
+    small = n_texts < AUTO_LONG_CONTEXT_BELOW
+    return "chunk_mean" if small and n_text_columns == 1 else "truncate"
 
 
 def auto_head_lr(lr: float) -> float:
