@@ -6,7 +6,8 @@ texts (balanced accuracy). sklattn and SetFit start from the same checkpoint,
 all-MiniLM-L6-v2. SetFit runs with its documented defaults and
 ``num_iterations=20`` (contrastive pairs), ``num_epochs=1``, ``batch_size=16``.
 Fit seconds are wall time, with the share of the CPU other processes used
-meanwhile (``NOISY`` above 10%, see ``_timing.py``).
+meanwhile (``NOISY`` above 10%, see ``_timing.py``); each line also gives the
+seconds to predict the test texts.
 
 ``--regression`` runs the same grid for ``AttentionRegressor`` on tweets
 (``log1p(favorite_count)``, R² on held-out tweets) against TF-IDF + Ridge.
@@ -223,7 +224,8 @@ def main() -> None:
                     sides.append(("SetFit", lambda: fit_setfit(X, y, checkpoint, seed)))
                 for name, fit in sides:
                     run = timed(fit)
-                    value = score(run.result, X_test, y_test, args.regression)
+                    scoring = timed(lambda: score(run.result, X_test, y_test, args.regression))
+                    value = scoring.result
                     results[(dataset, shots, name)].append((value, run.seconds, run.noisy))
                     extra = ""
                     if hasattr(run.result, "max_epochs_"):
@@ -231,7 +233,8 @@ def main() -> None:
                         extra = f" epochs {run.result.max_epochs_}"
                     print(f"{dataset} shots={shots} seed={seed} {name}: {value:.3f} "
                           f"{run.seconds:.1f} s ({run.others_share:.0%} others"
-                          f"{' NOISY' if run.noisy else ''}){extra}", flush=True)
+                          f"{' NOISY' if run.noisy else ''}), predict {scoring.seconds:.1f} s{extra}",
+                          flush=True)
     print()
     print(markdown(results, fitted_epochs, "R²" if args.regression else "balanced accuracy"))
 
