@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
 import pytest
 from conftest import NEUTRAL, make_sentiment_texts
-from sklearn.base import clone
 
-import sklattn
 from sklattn import AttentionClassifier, AttentionRegressor
 from sklattn._text import small_data
 
@@ -87,13 +83,3 @@ def test_the_first_fit_fixes_the_mode(tiny_checkpoint, monkeypatch):
     assert clf.long_text_ == "chunk_mean"
     assert clf.fit(X, y).long_text_ == "truncate"  # a new fit resolves again
 
-
-def test_resolved_mode_survives_clone_pickle_and_save(tiny_checkpoint, tmp_path):
-    X, y = ending_texts(24)
-    clf = AttentionClassifier(tiny_checkpoint, **FAST).fit(X, y)
-    assert clone(clf).get_params()["long_text"] == "auto"
-    assert not hasattr(clone(clf), "long_text_")
-    clf.save(tmp_path / "model")
-    for restored in (pickle.loads(pickle.dumps(clf)), sklattn.load(tmp_path / "model")):
-        assert restored.long_text_ == "chunk_mean"
-        np.testing.assert_allclose(restored.predict_proba(X), clf.predict_proba(X), atol=1e-6)

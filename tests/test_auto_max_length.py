@@ -78,16 +78,16 @@ def test_the_first_fit_fixes_the_length(long_checkpoint, monkeypatch):
     assert clf.fit(X, y).max_length_ == 128  # a new fit resolves again
 
 
-def test_resolved_length_survives_clone_pickle_and_save(long_checkpoint, tmp_path):
+def test_resolved_length_and_long_text_survive_clone_pickle_and_save(long_checkpoint, tmp_path):
     import sklattn
 
     X, y = long_texts(24)
     clf = AttentionClassifier(long_checkpoint, **FAST).fit(X, y)
-    assert clone(clf).get_params()["max_length"] == "auto"
-    assert not hasattr(clone(clf), "max_length_")
+    assert clone(clf).get_params()["max_length"] == clone(clf).get_params()["long_text"] == "auto"
+    assert not hasattr(clone(clf), "max_length_") and not hasattr(clone(clf), "long_text_")
     clf.save(tmp_path / "model")
     for restored in (pickle.loads(pickle.dumps(clf)), sklattn.load(tmp_path / "model")):
-        assert restored.max_length_ == 256
+        assert restored.max_length_ == 256 and restored.long_text_ == "chunk_mean"
         np.testing.assert_allclose(restored.predict_proba(X), clf.predict_proba(X), atol=1e-6)
 
 
