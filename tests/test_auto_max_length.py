@@ -99,6 +99,8 @@ def test_tagger_windows_follow_the_resolved_length(tiny_checkpoint):
     assert len(tagger.predict(sentences)) == len(sentences)
 
 
-def test_embedder_has_no_auto_length(tiny_checkpoint):
-    with pytest.raises(InvalidParameterError, match="max_length"):
-        AttentionEmbedder(tiny_checkpoint, max_length="auto").fit(["a film"])
+@pytest.mark.parametrize("name", ["max_length", "long_text"])
+def test_embedder_has_no_auto_length_or_long_text(tiny_checkpoint, name):
+    # Embedding without training has no training-set size to pick by.
+    with pytest.raises(InvalidParameterError, match=name):
+        AttentionEmbedder(tiny_checkpoint, **{name: "auto"}).fit(["a film"])

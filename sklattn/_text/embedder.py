@@ -36,7 +36,9 @@ from .._io.save import SaveMixin
 from .base import TEXT_PARAMETER_CONSTRAINTS
 from .checkpoint import load_encoder, load_tokenizer_checked
 from .classifier import AttentionClassifier
-from .data import PadCollate, TokenizedDataset, length_order, pad_token_id, resolve_stride, tokenize_for_mode
+from .data import (
+    LONG_TEXT_MODES, PadCollate, TokenizedDataset, length_order, pad_token_id, resolve_stride, tokenize_for_mode,
+)
 from .encoder_files import ENCODER_CONFIG, encoder_from_config, read_encoder_files, write_encoder_files
 from .export import ExportPretrainedMixin
 from .finetune import add_lora_adapters
@@ -180,12 +182,13 @@ class AttentionEmbedder(
     _parameter_constraints: dict[str, list] = {
         **{
             name: TEXT_PARAMETER_CONSTRAINTS[name]
-            for name in ("checkpoint", "pooling", "long_text", "stride",
+            for name in ("checkpoint", "pooling", "stride",
                          "max_chunks", "batch_size", "precision", "device", "max_epochs", "lr",
                          "random_state")
         },
         # No "auto": embedding without training has no training-set size to pick by.
         "max_length": [Interval(Integral, 2, None, closed="left")],
+        "long_text": [StrOptions(set(LONG_TEXT_MODES))],
         "normalize": ["boolean"],
         "fine_tune": ["boolean", StrOptions(_FINE_TUNE_TASKS)],
         "fine_tune_params": [dict, None],
