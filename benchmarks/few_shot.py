@@ -228,6 +228,8 @@ def main() -> None:
                     if hasattr(run.result, "max_epochs_"):
                         fitted_epochs[(dataset, shots, name)].append(run.result.max_epochs_)
                         extra = f" epochs {run.result.max_epochs_}"
+                    if hasattr(run.result, "tfidf_blend_"):
+                        extra += f", tfidf_blend {'on' if run.result.tfidf_blend_ else 'off'}"
                     print(f"{dataset} shots={shots} seed={seed} {name}: {value:.3f} "
                           f"{run.seconds:.1f} s ({run.others_share:.0%} others"
                           f"{' NOISY' if run.noisy else ''}), predict {scoring.seconds:.1f} s{extra}",

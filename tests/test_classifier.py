@@ -38,7 +38,8 @@ def test_fine_tuning_learns_the_task(fitted):
 def test_untrained_head_is_near_chance(tiny_checkpoint, sentiment_data):
     X, y = sentiment_data
     X_test, y_test = make_sentiment_texts(200, seed=1)
-    clf = AttentionClassifier(tiny_checkpoint, **{**FAST, "max_epochs": 1, "lr": 1e-6}).fit(X, y)
+    clf = AttentionClassifier(tiny_checkpoint, **{**FAST, "max_epochs": 1, "lr": 1e-6},
+                              tfidf_blend=False).fit(X, y)  # the network alone
     assert clf.score(X_test, y_test) < 0.8
 
 
@@ -106,7 +107,7 @@ def test_outputs_keep_input_order_for_very_different_lengths_over_several_batche
 def test_class_weight_shifts_predictions_toward_the_weighted_class(tiny_checkpoint):
     X, y = make_sentiment_texts(80)
     X_test, _ = make_sentiment_texts(100, seed=5)
-    params = {**FAST, "max_epochs": 2, "lr": 5e-4}
+    params = {**FAST, "max_epochs": 2, "lr": 5e-4, "tfidf_blend": False}  # the network's loss
     plain = AttentionClassifier(tiny_checkpoint, **params).fit(X, y)
     weighted = AttentionClassifier(tiny_checkpoint, class_weight={"pos": 20.0}, **params).fit(X, y)
     assert (weighted.predict_proba(X_test)[:, 1].mean() > plain.predict_proba(X_test)[:, 1].mean() + 0.05)
@@ -525,7 +526,8 @@ def _changed_encoder_weights(est, checkpoint: str) -> set[str]:
 
 def _fit(checkpoint, data, **params):
     X, y = data
-    defaults = dict(max_length=32, lr=5e-3, max_epochs=2, batch_size=16, random_state=0)
+    # The network alone: these tests look at its encoding of texts.
+    defaults = dict(max_length=32, lr=5e-3, max_epochs=2, batch_size=16, random_state=0, tfidf_blend=False)
     return AttentionClassifier(checkpoint, **{**defaults, **params}).fit(X[:64], y[:64])
 
 
@@ -667,7 +669,8 @@ def _texts_with_cue_at_the_end(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_long_text_training_learns_from_the_end(tiny_checkpoint):
     (X, y), (X_test, y_test) = _texts_with_cue_at_the_end(0), _texts_with_cue_at_the_end(1)
-    params = dict(max_length=16, lr=5e-3, max_epochs=10, batch_size=16, random_state=0)
+    params = dict(max_length=16, lr=5e-3, max_epochs=10, batch_size=16, random_state=0,
+                  tfidf_blend=False)  # word counts would read the cue anywhere
     chunked = AttentionClassifier(tiny_checkpoint, long_text="chunk_max", **params).fit(X, y)
     truncated = AttentionClassifier(tiny_checkpoint, long_text="truncate", **params).fit(X, y)
     assert chunked.score(X_test, y_test) >= 0.9

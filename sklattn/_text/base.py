@@ -314,8 +314,13 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
             self.n_text_columns_ = texts.shape[1]
         weights = self._loss_weights(targets, weights)
         dataset = TokenizedDataset(self._tokenize(texts), targets, weights)
+        if not continuing:  # before training, so that its input errors come up front
+            self._fit_beside_network(texts, targets, weights)
         self._train(dataset, targets, continuing, fit_params)
         return self
+
+    def _fit_beside_network(self, texts: np.ndarray, targets: np.ndarray, weights) -> None:
+        """Fit what predicts beside the network (the classifier's ``tfidf_blend``); a first fit only."""
 
     def _check_long_text(self, texts: np.ndarray) -> None:
         if self.long_text not in ("truncate", "auto") and texts.shape[1] == 2:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from numbers import Real
 
+import numpy as np
 import torch
 from skorch.utils import to_tensor
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -13,8 +14,10 @@ from .._io.registry import register_estimator
 from .base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
 from .docs import fill_doc
 from .._core.tasks import ClassifierTaskMixin
+from .._core.validation import check_texts
 from .contrastive import pair_similarity_loss
-from .small_data import auto_contrastive_weight
+from .small_data import auto_contrastive_weight, auto_tfidf_blend
+from .tfidf_blend import blend_log_proba, fit_tfidf_model
 
 
 @register_estimator
@@ -55,6 +58,21 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         The fit's value is kept in ``contrastive_weight_``; the pair term is
         part of ``history_``'s ``train_loss``. ``sample_weight`` and
         ``class_weight`` weigh the cross-entropy only.
+    tfidf_blend : bool or "auto", default="auto"
+        Blend the network's probabilities with those of a TF-IDF (word 1-2
+        grams) + logistic regression fitted on the same texts, as independent
+        evidence: ``p ∝ p_net · p_tfidf / prior``. Few labelled texts teach
+        the encoder little about surface tokens (links, hashtags, a topic's
+        vocabulary) that word counts read directly. ``"auto"``: for fewer
+        than 256 single texts with one label each, the first ``fit``
+        cross-validates the TF-IDF model and blends only if its out-of-fold
+        log-loss beats the class prior's by more than two standard errors;
+        otherwise (more texts, sentence pairs, multi-label ``y``) it is off.
+        ``True`` always blends (single texts with one label each, at least
+        two per class); ``False`` never does. The choice of ``C``
+        (cross-validated log-loss, which also calibrates the blend's weight)
+        and the test are kept in ``tfidf_``; ``partial_fit`` keeps the model
+        of the first fit. See the README's "Small data".
     {text_kwargs}
 
     Attributes
@@ -68,6 +86,14 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
     contrastive_weight_ : float
         The pair objective's weight in the last fit (``contrastive_weight``
         with ``"auto"`` resolved).
+    tfidf_blend_ : bool
+        Whether predictions blend in the TF-IDF model.
+    tfidf_ : dict or None
+        The TF-IDF side of the first fit, None where ``tfidf_blend`` left it
+        out: ``"cv_gain"`` (out-of-fold log-loss gain over the class prior, nats
+        per text), ``"cv_gain_se"`` (its standard error), ``"C"`` and
+        ``"blend"``; when blended also ``"terms"``, ``"idf"``, ``"coef"``,
+        ``"intercept"`` and ``"log_prior"``.
     {text_fitted_attributes}
 
     Examples
@@ -91,6 +117,7 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "threshold": [Interval(Real, 0, 1, closed="both")],
         "contrastive_weight": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "tfidf_blend": ["boolean", StrOptions({"auto"})],
     }
 
     def __init__(
@@ -113,6 +140,7 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         class_weight: dict | str | None = None,
         threshold: float = 0.5,
         contrastive_weight: float | str = "auto",
+        tfidf_blend: bool | str = "auto",
         dropout: float = 0.1,
         lr: float | str = "auto",
         layer_lr_decay: float = 1.0,
@@ -136,6 +164,7 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         self.class_weight = class_weight
         self.threshold = threshold
         self.contrastive_weight = contrastive_weight
+        self.tfidf_blend = tfidf_blend
         super().__init__(
             checkpoint,
             max_length=max_length,
@@ -216,3 +245,45 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         loss = super().get_loss(outputs, y_true, X=X, training=training)
         labels = to_tensor(y_true, device=self.device)
         return loss + self.contrastive_weight_ * pair_similarity_loss(embeddings, labels)
+
+    # ------------------------------------------------------ the TF-IDF blend
+    def _fit_beside_network(self, texts: np.ndarray, targets: np.ndarray, weights) -> None:
+        # see sklattn._text.tfidf_blend for the test and the blend
+        self.tfidf_, self.tfidf_blend_ = None, False
+        if self.tfidf_blend is False:
+            return
+        if self.tfidf_blend == "auto":
+            if not auto_tfidf_blend(len(texts), texts.shape[1], self.multilabel_):
+                return
+        else:
+            self._check_tfidf_blend_input(texts, targets)
+        self.tfidf_ = fit_tfidf_model(texts[:, 0], targets, len(self.classes_), weights,
+                                      require_gain=self.tfidf_blend == "auto")
+        self.tfidf_blend_ = self.tfidf_["blend"]
+
+    def _check_tfidf_blend_input(self, texts: np.ndarray, targets: np.ndarray) -> None:
+        if texts.shape[1] != 1:
+            raise ValueError(
+                "tfidf_blend=True reads single texts, but X holds sentence pairs; set "
+                "tfidf_blend=False or 'auto' (off for pairs)."
+            )
+        if self.multilabel_:
+            raise ValueError(
+                "tfidf_blend=True needs one label per text, but y is a multi-label indicator "
+                "matrix; set tfidf_blend=False or 'auto' (off for multi-label y)."
+            )
+        fewest = int(np.bincount(targets, minlength=len(self.classes_)).min())
+        if fewest < 2:
+            raise ValueError(
+                f"tfidf_blend=True cross-validates the TF-IDF model, which needs at least 2 "
+                f"texts of every class; the rarest class has {fewest}. Add texts or set "
+                "tfidf_blend=False or 'auto' (which skips the blend then)."
+            )
+
+    def _forward_outputs(self, X) -> np.ndarray:
+        outputs = super()._forward_outputs(X)
+        if not self.__dict__.get("tfidf_blend_"):  # also models saved before tfidf_blend
+            return outputs
+        texts = check_texts(X, text_columns=self.text_columns)[:, 0]
+        # Normalized log-probabilities: softmax and argmax read them as logits.
+        return blend_log_proba(outputs, self.tfidf_, texts).astype(np.float32)

@@ -1,7 +1,7 @@
 """Defaults that fit the data size and task: the ``"auto"`` values of the training parameters.
 
 They are ``max_epochs``, ``batch_size``, ``head_lr``, ``contrastive_weight``,
-``max_length`` and ``long_text``.
+``max_length``, ``long_text`` and ``tfidf_blend``.
 
 A fixed number of epochs cannot serve both 16 and 16,000 texts: 3 epochs over
 16 texts at ``batch_size=32`` are 3 optimizer steps, most of them warmup, and
@@ -47,6 +47,14 @@ overlapping ``max_length`` windows whose vectors are averaged
 as under ``"truncate"``, so short texts (reviews, tweets) train and predict
 the same either way; long ones cost one encoder pass per window, in fitting
 and in prediction.
+
+``tfidf_blend="auto"`` (classifier) tests, on the same small fits of single
+texts with one label each, whether a TF-IDF + logistic regression predicts
+the labels better than the class prior out of fold, and if it does beyond
+doubt, blends its probabilities with the encoder's
+(:mod:`sklattn._text.tfidf_blend`): with a few dozen texts, labels that show
+in surface tokens (links, hashtags, a section's vocabulary) are read better by
+word counts than by an encoder fine-tuned for 60 steps.
 """
 
 from __future__ import annotations
@@ -144,6 +152,29 @@ def auto_long_text(n_texts: int, n_text_columns: int) -> str:
     """
     small = n_texts < AUTO_LONG_CONTEXT_BELOW
     return "chunk_mean" if small and n_text_columns == 1 else "truncate"
+
+
+def auto_tfidf_blend(n_texts: int, n_text_columns: int, multilabel: bool) -> bool:
+    """Whether ``tfidf_blend="auto"`` tests word n-grams as evidence beside the encoder.
+
+    Parameters
+    ----------
+    n_texts : int
+        Texts passed to the first ``fit``.
+    n_text_columns : int
+        1 for single texts, 2 for sentence pairs (whose label lies in how two
+        texts relate, not in either one's words).
+    multilabel : bool
+        Whether ``y`` is a label indicator matrix.
+
+    Returns
+    -------
+    bool
+        True for fewer than :data:`AUTO_LONG_CONTEXT_BELOW` single texts with
+        one label each. The classifier then blends only if the words beat the
+        class prior out of fold (:mod:`sklattn._text.tfidf_blend`).
+    """
+    return n_texts < AUTO_LONG_CONTEXT_BELOW and n_text_columns == 1 and not multilabel
 
 
 def auto_head_lr(lr: float) -> float:
