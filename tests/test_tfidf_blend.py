@@ -35,7 +35,7 @@ def network_log_proba(clf, X) -> np.ndarray:
 
 
 @pytest.mark.parametrize("n_texts, n_columns, multilabel, expected", [
-    (4, 1, False, True), (255, 1, False, True), (256, 1, False, False), (100_000, 1, False, False),
+    (4, 1, False, True), (1023, 1, False, True), (1024, 1, False, False), (100_000, 1, False, False),
     (10, 2, False, False), (10, 1, True, False),
 ])
 def test_auto_rule(n_texts, n_columns, multilabel, expected):
@@ -128,7 +128,7 @@ def test_large_data_pairs_and_multilabel_are_off_under_auto(tiny_checkpoint, mon
     assert AttentionClassifier(tiny_checkpoint, **FAST).fit(pairs, y).tfidf_ is None
     indicator = np.column_stack([y == "pos", np.arange(40) % 2]).astype(int)
     assert AttentionClassifier(tiny_checkpoint, **FAST).fit(X, indicator).tfidf_ is None
-    monkeypatch.setattr(small_data, "AUTO_LONG_CONTEXT_BELOW", 20)
+    monkeypatch.setattr(small_data, "AUTO_TFIDF_BLEND_BELOW", 20)
     large = AttentionClassifier(tiny_checkpoint, **FAST).fit(X, y)
     assert large.tfidf_ is None and not large.tfidf_blend_
     alone = AttentionClassifier(tiny_checkpoint, tfidf_blend=False, **FAST).fit(X, y)

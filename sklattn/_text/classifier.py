@@ -64,15 +64,17 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         evidence: ``p ∝ p_net · p_tfidf / prior``. Few labelled texts teach
         the encoder little about surface tokens (links, hashtags, a topic's
         vocabulary) that word counts read directly. ``"auto"``: for fewer
-        than 256 single texts with one label each, the first ``fit``
+        than 1,024 single texts with one label each, the first ``fit``
         cross-validates the TF-IDF model and blends only if its out-of-fold
         log-loss beats the class prior's by more than two standard errors;
         otherwise (more texts, sentence pairs, multi-label ``y``) it is off.
         ``True`` always blends (single texts with one label each, at least
         two per class); ``False`` never does. The choice of ``C``
         (cross-validated log-loss, which also calibrates the blend's weight)
-        and the test are kept in ``tfidf_``; ``partial_fit`` keeps the model
-        of the first fit. See the README's "Small data".
+        and the test are kept in ``tfidf_``; ``partial_fit`` and
+        ``warm_start`` fits keep the model of the first fit, and a
+        ``set_params`` after fitting takes effect at the next ``fit``. See the
+        README's "Small data".
     {text_kwargs}
 
     Attributes

@@ -48,13 +48,14 @@ as under ``"truncate"``, so short texts (reviews, tweets) train and predict
 the same either way; long ones cost one encoder pass per window, in fitting
 and in prediction.
 
-``tfidf_blend="auto"`` (classifier) tests, on the same small fits of single
-texts with one label each, whether a TF-IDF + logistic regression predicts
-the labels better than the class prior out of fold, and if it does beyond
-doubt, blends its probabilities with the encoder's
-(:mod:`sklattn._text.tfidf_blend`): with a few dozen texts, labels that show
-in surface tokens (links, hashtags, a section's vocabulary) are read better by
-word counts than by an encoder fine-tuned for 60 steps.
+``tfidf_blend="auto"`` (classifier) tests, on fits of fewer than
+:data:`AUTO_TFIDF_BLEND_BELOW` (1,024) single texts with one label each,
+whether a TF-IDF + logistic regression predicts the labels better than the
+class prior out of fold, and if it does beyond doubt, blends its
+probabilities with the encoder's (:mod:`sklattn._text.tfidf_blend`): with a
+few dozen to a few hundred texts, labels that show in surface tokens (links,
+hashtags, a section's vocabulary) are read better by
+word counts than by an encoder fine-tuned on them.
 """
 
 from __future__ import annotations
@@ -154,6 +155,14 @@ def auto_long_text(n_texts: int, n_text_columns: int) -> str:
     return "chunk_mean" if small and n_text_columns == 1 else "truncate"
 
 
+# tfidf_blend="auto": training sets below this many texts test (and may blend) the
+# TF-IDF model. Its cross-validation costs 35 logistic regressions, a few seconds
+# up to a few hundred texts and about a tenth of the fit at 640 news articles; the
+# blend still gained there (benchmarks/few_shot.py), and the quickstart's 2,000
+# texts stay untouched.
+AUTO_TFIDF_BLEND_BELOW = 1024
+
+
 def auto_tfidf_blend(n_texts: int, n_text_columns: int, multilabel: bool) -> bool:
     """Whether ``tfidf_blend="auto"`` tests word n-grams as evidence beside the encoder.
 
@@ -170,11 +179,11 @@ def auto_tfidf_blend(n_texts: int, n_text_columns: int, multilabel: bool) -> boo
     Returns
     -------
     bool
-        True for fewer than :data:`AUTO_LONG_CONTEXT_BELOW` single texts with
+        True for fewer than :data:`AUTO_TFIDF_BLEND_BELOW` single texts with
         one label each. The classifier then blends only if the words beat the
         class prior out of fold (:mod:`sklattn._text.tfidf_blend`).
     """
-    return n_texts < AUTO_LONG_CONTEXT_BELOW and n_text_columns == 1 and not multilabel
+    return n_texts < AUTO_TFIDF_BLEND_BELOW and n_text_columns == 1 and not multilabel
 
 
 def auto_head_lr(lr: float) -> float:
