@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 import sklattn
 from sklattn import AttentionClassifier
 from sklattn._text import small_data
-from sklattn._text.tfidf_blend import blend_log_proba, fit_tfidf_model, tfidf_log_proba
+from sklattn._text.tfidf_blend import TFIDF_WEIGHT, blend_log_proba, fit_tfidf_model, tfidf_log_proba
 
 FAST = {"max_epochs": 2, "batch_size": 8, "max_length": 32, "random_state": 0}
 # A network that has barely moved from its random head: whatever it gets right beyond
@@ -71,7 +71,7 @@ def test_stored_model_predicts_as_sklearn_does(n_classes):
     np.testing.assert_allclose(tfidf_log_proba(model, X_test), expected, atol=1e-4)
 
 
-def test_blend_multiplies_the_posteriors_and_divides_by_the_prior():
+def test_blend_adds_the_words_likelihood_ratio_to_the_network_posterior():
     X, y = make_sentiment_texts(30)
     codes = np.unique(y, return_inverse=True)[1]
     weights = np.where(codes == 1, 3.0, 1.0)
@@ -81,7 +81,7 @@ def test_blend_multiplies_the_posteriors_and_divides_by_the_prior():
     logits = np.random.default_rng(0).normal(size=(5, 2))
     net = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     words = np.exp(tfidf_log_proba(model, X[:5]))
-    expected = net * words / (prior / prior.sum())
+    expected = net * (words / (prior / prior.sum())) ** TFIDF_WEIGHT
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(np.exp(blend_log_proba(logits, model, X[:5])), expected, rtol=1e-6)
 

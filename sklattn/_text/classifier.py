@@ -60,8 +60,9 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         ``class_weight`` weigh the cross-entropy only.
     tfidf_blend : bool or "auto", default="auto"
         Blend the network's probabilities with those of a TF-IDF (word 1-2
-        grams) + logistic regression fitted on the same texts, as independent
-        evidence: ``p ∝ p_net · p_tfidf / prior``. Few labelled texts teach
+        grams) + logistic regression fitted on the same texts:
+        ``p ∝ p_net · (p_tfidf / prior) ** 0.5``, the words' likelihood ratio
+        at half weight (the two models share evidence). Few labelled texts teach
         the encoder little about surface tokens (links, hashtags, a topic's
         vocabulary) that word counts read directly. ``"auto"``: for fewer
         than 1,024 single texts with one label each, the first ``fit``
