@@ -66,9 +66,12 @@ def dask_client():
     )
     client = distributed.Client(cluster, timeout=60)
     worker_pids = set(client.run(os.getpid).values())
-    # Workers import sklattn (torch, transformers) while the first test fits locally.
+    # Workers import sklattn (torch, transformers) before any test sends them work: a
+    # task unpickled on the event loop thread while the warm-up still imported joblib on
+    # the executor thread once deadlocked on joblib's module lock (a full-suite CI run).
     warm_up = [client.submit(importlib.import_module, "sklattn", workers=[address], pure=False)
                for address in client.scheduler_info()["workers"]]
+    distributed.wait(warm_up, timeout=300)
     yield client, worker_pids
     del warm_up
     client.close(timeout=30)
