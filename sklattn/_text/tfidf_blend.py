@@ -51,6 +51,8 @@ TFIDF_WEIGHT = 0.5
 # Folds of the cross-validation (fewer when a class has fewer texts).
 N_FOLDS = 5
 NGRAM_RANGE = (1, 2)
+# The result when nothing can be tested (a class with one text, or no word at all).
+UNTESTED = {"cv_gain": float("nan"), "cv_gain_se": float("nan"), "C": float("nan"), "blend": False}
 
 
 def _vectorizer(**kwargs) -> TfidfVectorizer:
@@ -111,12 +113,12 @@ def fit_tfidf_model(texts: np.ndarray, codes: np.ndarray, n_classes: int,
     per_class = np.bincount(codes, minlength=n_classes)
     n_folds = min(N_FOLDS, int(per_class.min()))
     if n_folds < 2:
-        return {"cv_gain": float("nan"), "cv_gain_se": float("nan"), "C": float("nan"), "blend": False}
+        return dict(UNTESTED)
     vectorizer = _vectorizer()
     try:
         features = vectorizer.fit_transform(texts)
     except ValueError:  # no word at all (e.g. texts of digits and punctuation only)
-        return {"cv_gain": float("nan"), "cv_gain_se": float("nan"), "C": float("nan"), "blend": False}
+        return dict(UNTESTED)
     folds = list(StratifiedKFold(n_folds).split(np.zeros(len(codes)), codes))
     losses = _out_of_fold_log_loss(features, codes, weights, n_classes, folds)
     share = weights / weights.sum()
