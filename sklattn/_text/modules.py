@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 POOLING_MODES = ("mean", "cls", "max")
+
+# Tokens of long-text windows one training pass through the encoder may hold.
+# Reading every window of a long text (long_text="chunk_mean"/"chunk_max")
+# multiplies a batch's tokens by up to max_chunks: 8 texts of 16 windows of
+# 256 tokens held 13 GB of activations in all-MiniLM-L6-v2 (105 MB per window
+# forward and backward, measured on CPU), several times that in a base-size
+# encoder. Past this budget the windows are encoded in slices under activation
+# checkpointing (one more forward pass for those batches, the same gradients),
+# so memory stays near that of 64 windows of 256 tokens, or of the batch's
+# texts one window each where that is more. The budget leaves the few-shot
+# benchmarks' batches (at most 61 windows of 256 tokens on BBC news at 8-16 per
+# class) in one pass.
+TRAINING_TOKENS_PER_PASS = 16_384
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, mode: str) -> torch.Tensor:
@@ -73,15 +87,21 @@ class EncoderWithHead(nn.Module):
     chunk_pooling : {"mean", "max"}, default="mean"
         How chunk vectors of one long text combine, when the batch carries
         ``chunk_owner``.
+    tokens_per_pass : int, optional
+        Default :data:`TRAINING_TOKENS_PER_PASS`. In training, a batch of chunks holding more tokens than this (and than
+        its texts would hold one window each) is encoded in slices of at most
+        that many tokens, each under activation checkpointing.
     """
 
     def __init__(self, encoder: nn.Module, n_outputs: int, pooling: str, dropout: float,
-                 frozen_encoder: bool = False, chunk_pooling: str = "mean") -> None:
+                 frozen_encoder: bool = False, chunk_pooling: str = "mean",
+                 tokens_per_pass: int | None = None) -> None:
         super().__init__()
         self.encoder = encoder
         self.pooling = pooling
         self.frozen_encoder = frozen_encoder
         self.chunk_pooling = chunk_pooling
+        self.tokens_per_pass = TRAINING_TOKENS_PER_PASS if tokens_per_pass is None else tokens_per_pass
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, n_outputs)
 
@@ -93,15 +113,37 @@ class EncoderWithHead(nn.Module):
 
     def embed(self, input_ids, attention_mask, token_type_ids=None, chunk_owner=None) -> torch.Tensor:
         """Pooled encoder output, shape (B, H); chunks of one text pooled together."""
-        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
-            inputs["token_type_ids"] = token_type_ids
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_encoder):
-            hidden = self.encoder(**inputs).last_hidden_state  # (B or C, T, H)
-            pooled = pool(hidden, attention_mask, self.pooling)  # (B or C, H)
+            rows = self._rows_per_pass(input_ids, chunk_owner)
+            if rows < len(input_ids):
+                pooled = torch.cat([
+                    checkpoint(self._encode, *self._rows(start, rows, input_ids, attention_mask,
+                                                         token_type_ids), use_reentrant=False)
+                    for start in range(0, len(input_ids), rows)
+                ])  # (C, H)
+            else:
+                pooled = self._encode(input_ids, attention_mask, token_type_ids)  # (B or C, H)
         if chunk_owner is not None:
             pooled = pool_chunks(pooled, chunk_owner, self.chunk_pooling)  # (B, H)
         return pooled
+
+    def _encode(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            inputs["token_type_ids"] = token_type_ids
+        hidden = self.encoder(**inputs).last_hidden_state  # (rows, T, H)
+        return pool(hidden, attention_mask, self.pooling)  # (rows, H)
+
+    def _rows_per_pass(self, input_ids: torch.Tensor, chunk_owner) -> int:
+        """Windows per encoder pass: all of them, unless training on more than the budget."""
+        if chunk_owner is None or not torch.is_grad_enabled():
+            return len(input_ids)
+        n_texts = int(chunk_owner.max()) + 1
+        return max(self.tokens_per_pass // input_ids.shape[1], n_texts, 1)
+
+    @staticmethod
+    def _rows(start: int, rows: int, *tensors) -> list:
+        return [None if tensor is None else tensor[start:start + rows] for tensor in tensors]
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, chunk_owner=None,
                 features=None, return_features: bool = False):
