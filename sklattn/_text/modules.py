@@ -10,10 +10,10 @@ POOLING_MODES = ("mean", "cls", "max")
 
 # Tokens of long-text windows one training pass through the encoder may hold.
 # Reading every window of a long text (long_text="chunk_mean"/"chunk_max")
-# multiplies a batch's tokens by up to max_chunks: 8 texts of 16 windows of
-# 256 tokens held 13 GB of activations in all-MiniLM-L6-v2 (105 MB per window
-# forward and backward, measured on CPU), several times that in a base-size
-# encoder. Past this budget the windows are encoded in slices under activation
+# multiplies a batch's tokens by up to max_chunks: one training step on 8 texts
+# of 12 windows of 256 tokens held 8.8 GB in all-MiniLM-L6-v2 (about 90 MB per
+# window, forward and backward, measured on CPU; 7.1 GB in slices), and a
+# base-size encoder holds several times that. Past this budget the windows are encoded in slices under activation
 # checkpointing (one more forward pass for those batches, the same gradients),
 # so memory stays near that of 64 windows of 256 tokens, or of the batch's
 # texts one window each where that is more. The budget leaves the few-shot
@@ -88,9 +88,10 @@ class EncoderWithHead(nn.Module):
         How chunk vectors of one long text combine, when the batch carries
         ``chunk_owner``.
     tokens_per_pass : int, optional
-        Default :data:`TRAINING_TOKENS_PER_PASS`. In training, a batch of chunks holding more tokens than this (and than
-        its texts would hold one window each) is encoded in slices of at most
-        that many tokens, each under activation checkpointing.
+        Default :data:`TRAINING_TOKENS_PER_PASS`. In training, a batch of
+        chunks holding more tokens than this (and than its texts would hold
+        one window each) is encoded in slices of at most that many tokens,
+        each under activation checkpointing.
     """
 
     def __init__(self, encoder: nn.Module, n_outputs: int, pooling: str, dropout: float,
