@@ -12,8 +12,8 @@ POOLING_MODES = ("mean", "cls", "max")
 # Reading every window of a long text (long_text="chunk_mean"/"chunk_max")
 # multiplies a batch's tokens by up to max_chunks: one training step on 8 texts
 # of 12 windows of 256 tokens held 8.8 GB in all-MiniLM-L6-v2 (about 90 MB per
-# window, forward and backward, measured on CPU; 7.1 GB in slices), and a base-
-# size encoder holds several times that. Past this budget the windows are
+# window, forward and backward, measured on CPU; 7.1 GB in slices), and a
+# base-size encoder holds several times that. Past this budget the windows are
 # encoded in slices under activation checkpointing (one more forward pass for
 # those batches, the same gradients), so memory stays near that of 64 windows of
 # 256 tokens, or of the batch's texts one window each where that is more. The
