@@ -20,9 +20,11 @@ def count_encoder_passes(module: EncoderWithHead) -> list:
 
 def windows(n_windows: int, length: int, n_texts: int, seed: int = 0) -> dict:
     generator = torch.Generator().manual_seed(seed)
+    attention_mask = torch.ones(n_windows, length, dtype=torch.long)
+    attention_mask[::3, length // 2:] = 0  # a text's last window is padded
     return {
         "input_ids": torch.randint(5, 40, (n_windows, length), generator=generator),
-        "attention_mask": torch.ones(n_windows, length, dtype=torch.long),
+        "attention_mask": attention_mask,
         "chunk_owner": torch.arange(n_windows) % n_texts,
     }
 
