@@ -137,9 +137,10 @@ class EncoderWithHead(nn.Module):
 
     def _rows_per_pass(self, input_ids: torch.Tensor, chunk_owner) -> int:
         """Windows per encoder pass: all of them, unless training on more than the budget."""
-        if chunk_owner is None or not torch.is_grad_enabled():
+        within_budget = input_ids.numel() <= self.tokens_per_pass
+        if chunk_owner is None or not torch.is_grad_enabled() or within_budget:
             return len(input_ids)
-        n_texts = int(chunk_owner.max()) + 1
+        n_texts = int(chunk_owner.max()) + 1  # a device sync, so only past the budget
         return max(self.tokens_per_pass // input_ids.shape[1], n_texts, 1)
 
     @staticmethod
