@@ -365,7 +365,7 @@ def test_auto_epochs_give_small_data_the_minimum_number_of_steps(tiny_checkpoint
     X, y = make_sentiment_texts(20, seed=3)  # 2 batches of 16 per epoch
     clf, steps = _auto_fit(tiny_checkpoint, X, y)
     assert clf.max_epochs == "auto"
-    assert clf.max_epochs_ == auto_max_epochs(2, "full") == AUTO_MIN_STEPS["full"] // 2
+    assert clf.max_epochs_ == auto_max_epochs(2, "full", 20, 20) == AUTO_MIN_STEPS["full"] // 2
     assert len(clf.history_) == clf.max_epochs_
     assert steps == clf.max_epochs_ * 2 >= AUTO_MIN_STEPS["full"]
     # The warmup and decay span exactly those steps.
@@ -384,16 +384,73 @@ def test_auto_epochs_count_the_training_split_only(tiny_checkpoint):
 
 
 def test_auto_epochs_on_large_data_are_exactly_three(tiny_checkpoint):
-    from sklattn._text.small_data import AUTO_EPOCHS, AUTO_MIN_STEPS
+    from sklattn._text.small_data import AUTO_EPOCHS, AUTO_MIN_STEPS, AUTO_MIN_WINDOWS
 
-    n = 16 * AUTO_MIN_STEPS["full"] // AUTO_EPOCHS  # reaches the minimum in 3 epochs
+    n = AUTO_MIN_WINDOWS // AUTO_EPOCHS  # encodes the minimum windows in 3 epochs
+    assert n // 16 * AUTO_EPOCHS >= AUTO_MIN_STEPS["full"]  # and takes the minimum steps
     X, y = make_sentiment_texts(n, seed=4)
     clf, steps = _auto_fit(tiny_checkpoint, X, y)
     assert clf.max_epochs_ == len(clf.history_) == AUTO_EPOCHS == 3
-    assert steps == 3 * n // 16
+    assert steps == 3 * int(np.ceil(n / 16))
     # The same training as an explicit max_epochs=3: same steps, schedule and random stream.
     explicit, _ = _auto_fit(tiny_checkpoint, X, y, max_epochs=3)
     np.testing.assert_array_equal(clf.predict_proba(X[:50]), explicit.predict_proba(X[:50]))
+
+
+class _ResolvedEpochs(Exception):
+    pass
+
+
+class _StopBeforeTraining(Callback):
+    """Ends a fit once ``max_epochs_`` is resolved, before its first step."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        raise _ResolvedEpochs(net.max_epochs_)
+
+
+def _resolved_epochs(tiny_checkpoint, X, y, **params) -> int:
+    clf = AttentionClassifier(tiny_checkpoint, callbacks=[_StopBeforeTraining()], max_length=16,
+                              random_state=0, **params)
+    with pytest.raises(_ResolvedEpochs) as resolved:
+        clf.fit(X, y)
+    return resolved.value.args[0]
+
+
+def test_auto_epochs_encode_the_minimum_windows_between_the_floors(tiny_checkpoint):
+    from sklattn._text.small_data import AUTO_MIN_WINDOWS
+
+    # 128 short texts in batches of 8: 16 steps per epoch, so the 60-step floor
+    # wants 4 epochs; encoding 2,048 texts wants 16.
+    X, y = make_sentiment_texts(128, seed=5)
+    assert _resolved_epochs(tiny_checkpoint, X, y, batch_size=8) == AUTO_MIN_WINDOWS // 128 == 16
+    # The same texts read in several windows each count every window: fewer epochs.
+    long_texts = np.array([" ".join([text] * 8) for text in X], dtype=object)
+    chunked = _resolved_epochs(tiny_checkpoint, long_texts, y, batch_size=8, long_text="chunk_mean")
+    assert 4 <= chunked <= 16 // 2
+    truncated = _resolved_epochs(tiny_checkpoint, long_texts, y, batch_size=8, long_text="truncate")
+    assert truncated == 16
+
+
+@pytest.mark.parametrize("batches, n_texts, n_windows, expected", [
+    (1, 8, 8, 60),        # the 60-step floor
+    (2, 16, 16, 30),
+    (4, 32, 32, 16),      # 2,048 windows, at most 16 passes over each text
+    (8, 64, 64, 16),
+    (8, 128, 128, 16),
+    (12, 192, 192, 10),   # 2,048 windows
+    (8, 256, 256, 8),
+    (16, 512, 512, 4),
+    (20, 640, 640, 3),    # large data: exactly 3
+    (16, 128, 256, 8),    # long texts in 2 windows each: half the epochs
+    (5, 40, 100, 12),     # the step floor
+])
+def test_auto_max_epochs_rule(batches, n_texts, n_windows, expected):
+    from sklattn._text.small_data import auto_max_epochs
+
+    assert auto_max_epochs(batches, "full", n_texts, n_windows) == expected
+    assert auto_max_epochs(batches, "lora", n_texts, n_windows) == expected
+    # a head on cached features counts steps only
+    assert auto_max_epochs(batches, "head", n_texts, n_windows) == max(3, -(-300 // batches))
 
 
 def test_auto_epochs_for_a_frozen_encoder_use_more_steps(tiny_checkpoint):

@@ -74,7 +74,7 @@ def test_regressor_has_no_predict_proba(tiny_checkpoint):
 
 def test_auto_epochs_follow_the_data_size(tiny_checkpoint):
     """max_epochs="auto": small data gets the minimum steps, large data exactly 3 epochs."""
-    from sklattn._text.small_data import AUTO_MIN_STEPS
+    from sklattn._text.small_data import AUTO_MIN_STEPS, AUTO_MIN_WINDOWS
 
     params = dict(max_length=16, batch_size=16, random_state=0)
     X, y = make_count_texts(16, seed=2)  # one batch per epoch
@@ -83,10 +83,10 @@ def test_auto_epochs_follow_the_data_size(tiny_checkpoint):
     schedule = dict(small.callbacks_)["lr_schedule"]
     assert schedule.total_steps_ == schedule.step_ == small.max_epochs_ == AUTO_MIN_STEPS["full"]
     assert np.isfinite(small.predict(X)).all()
-    X, y = make_count_texts(16 * AUTO_MIN_STEPS["full"] // 3, seed=3)
+    X, y = make_count_texts(AUTO_MIN_WINDOWS // 3, seed=3)  # 2,048 texts encoded in 3 epochs
     large = AttentionRegressor(tiny_checkpoint, **params).fit(X, y)
     assert large.max_epochs_ == len(large.history_) == 3
-    assert dict(large.callbacks_)["lr_schedule"].step_ == AUTO_MIN_STEPS["full"]
+    assert dict(large.callbacks_)["lr_schedule"].step_ == 3 * int(np.ceil(len(X) / 16)) >= AUTO_MIN_STEPS["full"]
     fixed = AttentionRegressor(tiny_checkpoint, **{**params, "max_epochs": 2}).fit(X[:16], y[:16])
     assert fixed.max_epochs_ == len(fixed.history_) == 2
     assert dict(fixed.callbacks_)["lr_schedule"].step_ == 2

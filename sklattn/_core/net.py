@@ -282,7 +282,7 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
         datasets = self.get_split_datasets(X, y, **self._split_params(fit_params))
         self.__dict__["presplit_"] = datasets
         batches = len(self.get_iterator(datasets[0], training=True))
-        self.max_epochs_ = int(self._auto_max_epochs(batches))
+        self.max_epochs_ = int(self._auto_max_epochs(datasets[0], batches))
         return self.max_epochs_
 
     def _split_params(self, fit_params: dict) -> dict:
@@ -293,8 +293,8 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
         routed = process_routing(self, fit_params.get("_routing_method", "fit"), **params)
         return routed.get("splitter", {"split": {}})["split"]
 
-    def _auto_max_epochs(self, batches_per_epoch: int) -> int:
-        """Epochs for ``max_epochs="auto"`` given the training batches per epoch."""
+    def _auto_max_epochs(self, dataset, batches_per_epoch: int) -> int:
+        """Epochs for ``max_epochs="auto"`` given the training split and its batches per epoch."""
         raise ValueError(f"{type(self).__name__} does not support max_epochs='auto'; pass an integer.")
 
     def get_split_datasets(self, X, y=None, **fit_params):

@@ -32,6 +32,7 @@ from .data import (
     PadCollate,
     TokenizedDataset,
     dataset_lengths,
+    dataset_windows,
     length_order,
     pad_token_id,
     tokenize_for_mode,
@@ -231,9 +232,10 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
     def _learning_rate(self) -> float:
         return AUTO_LEARNING_RATES[self.finetune] if self.lr == "auto" else self.lr
 
-    def _auto_max_epochs(self, batches_per_epoch: int) -> int:
+    def _auto_max_epochs(self, dataset, batches_per_epoch: int) -> int:
         # max_epochs="auto": see sklattn._text.small_data for the rule and why.
-        return auto_max_epochs(batches_per_epoch, self.finetune)
+        windows = int(dataset_windows(dataset).sum())
+        return auto_max_epochs(batches_per_epoch, self.finetune, len(dataset), windows)
 
     def _parameter_groups(self, lr: float):
         # head_lr="auto": see sklattn._text.small_data.

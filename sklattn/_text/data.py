@@ -153,6 +153,12 @@ class TokenizedDataset(Dataset):
         """Tokens per sample (all chunks together in the chunk modes)."""
         return np.fromiter((_token_count(ids) for ids in self.features["input_ids"]), dtype=np.int64)
 
+    @property
+    def windows(self) -> np.ndarray:
+        """Encoder windows per sample: 1, or its chunks in the chunk modes."""
+        ids = self.features["input_ids"]
+        return np.fromiter((len(i) if isinstance(i, list) else 1 for i in ids), dtype=np.int64)
+
     def __getitem__(self, index: int) -> tuple[dict[str, Any], Any]:
         item = {name: values[index] for name, values in self.features.items()}
         if self.sample_weight is not None:
@@ -180,6 +186,10 @@ class FeatureDataset(TokenizedDataset):
     @property
     def lengths(self) -> np.ndarray:
         return self._lengths
+
+    @property
+    def windows(self) -> np.ndarray:
+        return np.ones(len(self.vectors), dtype=np.int64)
 
     def __getitem__(self, index: int) -> tuple[dict[str, Any], Any]:
         item: dict[str, Any] = {"features": self.vectors[index]}
@@ -266,6 +276,13 @@ def dataset_lengths(dataset) -> np.ndarray:
     if isinstance(dataset, Subset):
         return dataset_lengths(dataset.dataset)[np.asarray(dataset.indices)]
     return dataset.lengths
+
+
+def dataset_windows(dataset) -> np.ndarray:
+    """Encoder windows per sample of a ``TokenizedDataset`` or a (nested) ``Subset`` of one."""
+    if isinstance(dataset, Subset):
+        return dataset_windows(dataset.dataset)[np.asarray(dataset.indices)]
+    return dataset.windows
 
 
 class LengthGroupedBatchSampler(Sampler):

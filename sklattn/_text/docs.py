@@ -89,13 +89,15 @@ checkpoint : str or os.PathLike
         the few steps of a small training set. None uses ``lr``.
     max_epochs : int or "auto", default="auto"
         Passes over the training data per ``fit``. ``"auto"`` fits the count
-        to the data: ``max(3, ceil(min_steps / batches_per_epoch))`` epochs,
-        where ``batches_per_epoch`` is counted on the training split of this
-        fit and ``min_steps`` is 60 optimizer steps (300 for
+        to the data. It trains at least 60 optimizer steps (300 for
         ``finetune="head"``, whose steps on cached features cost next to
-        nothing). Data that reaches ``min_steps`` within 3 epochs (about 640
-        texts at ``batch_size=32``; 3,200 with ``"head"``) trains exactly 3
-        epochs; smaller data trains longer, e.g. 30 epochs over 16 texts.
+        nothing) and, with a trainable encoder, encodes at least 2,048 texts
+        (windows, for long texts read in several) but no text more than 16
+        times on average: ``max(3, ceil(60 / batches_per_epoch),
+        min(2048, 16 * n_texts) // n_windows)``, counted on the training split
+        of this fit. So 16 texts train 30 epochs, 32-128 texts 16, 256 texts
+        8, and from 640 texts on (in batches of 32) exactly 3 (3,200 with
+        ``"head"``).
         Three epochs over 16 texts would be 3 optimizer steps, mostly
         warmup, and leave the pretrained encoder almost where it started.
         Warmup (``warmup_ratio``) and decay span the resolved steps.

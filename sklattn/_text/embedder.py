@@ -116,8 +116,9 @@ class AttentionEmbedder(
         classifier. ``False`` ignores ``y``.
     max_epochs : int or "auto", default="auto"
         Fine-tuning epochs; unused when ``fine_tune=False``. ``"auto"`` is the
-        rule of :class:`AttentionClassifier`: enough epochs for at least 60
-        optimizer steps on small data, exactly 3 on large data.
+        rule of :class:`AttentionClassifier`: on small data enough epochs for
+        60 optimizer steps and 2,048 encoded texts (at most 16 passes over
+        each), exactly 3 on large data.
     lr : float, default=5e-5
         Peak fine-tuning learning rate of AdamW; unused when ``fine_tune=False``.
     random_state : int, RandomState instance or None, default=None

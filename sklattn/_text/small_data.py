@@ -7,12 +7,24 @@ A fixed number of epochs cannot serve both 16 and 16,000 texts: 3 epochs over
 16 texts at ``batch_size=32`` are 3 optimizer steps, most of them warmup, and
 the pretrained encoder barely moves (few-sample fine-tuning needs more
 iterations, Mosbach et al. 2021, Zhang et al. 2021). ``"auto"`` therefore
-trains for ``max(AUTO_EPOCHS, ceil(min_steps / batches_per_epoch))`` epochs,
-where ``batches_per_epoch`` is counted on the training split of the fit (after
-any validation split) and ``min_steps`` depends on ``finetune``
-(:data:`AUTO_MIN_STEPS`). Data large enough to reach ``min_steps`` in
-``AUTO_EPOCHS`` epochs trains exactly ``AUTO_EPOCHS`` epochs, as an explicit
-``max_epochs=3`` does.
+trains for::
+
+    max(AUTO_EPOCHS, ceil(min_steps / batches_per_epoch),
+        min(AUTO_MIN_WINDOWS, AUTO_MAX_PASSES * n_texts) // n_windows)
+
+epochs, counted on the training split of the fit (after any validation
+split). ``min_steps`` depends on ``finetune`` (:data:`AUTO_MIN_STEPS`). The
+last term, for a trainable encoder only, has the fit encode at least 2,048
+windows (8 epochs of 256 texts) without passing over any text more than 16
+times on average; ``n_windows`` counts each window of a long text read in
+several (``long_text="chunk_mean"``), so long texts, which cost a pass per
+window, get fewer epochs. 60 steps alone left 64-255 texts at 5-8 epochs,
+where SetFit caught up with us: 16 epochs over 128 texts (64 per class)
+scored 0.731 against 0.723 on Rotten Tomatoes and 0.765 against 0.755 on
+tweets (5 seeds each), while 30 epochs instead of 8-15 over 32-64 texts gained
+nothing (``benchmarks/few_shot.py``). Data large enough to meet both floors
+in ``AUTO_EPOCHS`` epochs (640 texts in batches of 32) trains exactly
+``AUTO_EPOCHS`` epochs, as an explicit ``max_epochs=3`` does.
 
 ``batch_size="auto"`` trains in batches of 32 texts from 256 training texts
 up and in smaller ones below (:func:`auto_batch_size`): 60 steps over 16 texts
@@ -70,6 +82,14 @@ AUTO_EPOCHS = 3
 # on cached features (finetune="head") costs next to nothing per step, and a linear
 # head trained from scratch wants many more of them.
 AUTO_MIN_STEPS = {"full": 60, "top_k": 60, "lora": 60, "head": 300}
+
+# Encoder windows a fit with a trainable encoder encodes at least under
+# max_epochs="auto" (8 epochs of 256 texts), and passes over each training text
+# it makes at most to get there: 16 epochs helped 128 texts (Rotten Tomatoes
+# and tweets at 64 per class), while 30 instead of 8-15 gained nothing on 32-64
+# texts at 2-3x the time (benchmarks/few_shot.py).
+AUTO_MIN_WINDOWS = 2048
+AUTO_MAX_PASSES = 16
 
 
 # batch_size="auto": the batch of every training set of at least
@@ -212,7 +232,7 @@ def auto_contrastive_weight(finetune: str, multilabel: bool) -> float:
     return 0.0 if multilabel or finetune == "head" else AUTO_CONTRASTIVE_WEIGHT
 
 
-def auto_max_epochs(batches_per_epoch: int, finetune: str) -> int:
+def auto_max_epochs(batches_per_epoch: int, finetune: str, n_texts: int, n_windows: int) -> int:
     """Epochs that ``max_epochs="auto"`` trains for.
 
     Parameters
@@ -221,11 +241,21 @@ def auto_max_epochs(batches_per_epoch: int, finetune: str) -> int:
         Optimizer steps in one pass over the training split of this fit.
     finetune : str
         The estimator's ``finetune`` mode, which sets the minimum number of steps.
+    n_texts : int
+        Texts (or sentence pairs) in the training split.
+    n_windows : int
+        Encoder windows in one pass over them: ``n_texts`` where every text
+        fits in ``max_length``, more where long texts are read in windows.
 
     Returns
     -------
     int
-        ``max(AUTO_EPOCHS, ceil(AUTO_MIN_STEPS[finetune] / batches_per_epoch))``.
+        ``max(AUTO_EPOCHS, ceil(AUTO_MIN_STEPS[finetune] / batches_per_epoch),
+        min(AUTO_MIN_WINDOWS, AUTO_MAX_PASSES * n_texts) // n_windows)``; the
+        last term only where the encoder trains (not for ``finetune="head"``).
     """
-    min_steps = AUTO_MIN_STEPS[finetune]
-    return max(AUTO_EPOCHS, math.ceil(min_steps / max(1, batches_per_epoch)))
+    epochs = max(AUTO_EPOCHS, math.ceil(AUTO_MIN_STEPS[finetune] / max(1, batches_per_epoch)))
+    if finetune == "head":  # steps on cached features cost next to nothing: count steps only
+        return epochs
+    windows = min(AUTO_MIN_WINDOWS, AUTO_MAX_PASSES * n_texts)
+    return max(epochs, windows // max(1, n_windows))
