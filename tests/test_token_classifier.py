@@ -471,3 +471,33 @@ def test_command_line_token_task_from_conll_files(tiny_checkpoint, tagged, tmp_p
     bad.write_text("the X B-ORG\n\n", encoding="utf-8")
     assert main(["evaluate", "--model", str(model), "--data", str(bad)]) == 2
     assert "B-ORG" in capsys.readouterr().err
+
+
+def test_auto_epochs_count_every_window_of_a_long_sentence(tiny_checkpoint, tokenizer):
+    """max_epochs="auto" on a tagger: long sentences read in several windows get fewer epochs."""
+    from skorch.callbacks import Callback
+
+    from sklattn._text.small_data import auto_max_epochs
+
+    class Stop(Exception):
+        pass
+
+    class StopBeforeTraining(Callback):
+        def on_epoch_begin(self, net, **kwargs):
+            raise Stop(net.max_epochs_)
+
+    def resolved(X, y):
+        tagger = AttentionTokenClassifier(tiny_checkpoint, max_length=16, batch_size=8, random_state=0,
+                                          callbacks=[StopBeforeTraining()])
+        with pytest.raises(Stop) as stop:
+            tagger.fit(X, y)
+        return stop.value.args[0]
+
+    def windows(X):
+        return sum(len(w) for w in align_sentences(tokenizer, X, max_length=16, stride=4)["input_ids"])
+
+    short = make_tagged(128, seed=1)  # 3-8 words: mostly one window of 16 pieces
+    long = make_tagged(128, seed=1, long_every=1)  # 30 words: several windows each
+    assert 128 <= windows(short[0]) < 2 * 128 <= windows(long[0])
+    assert resolved(*short) == auto_max_epochs(16, "full", 128, windows(short[0])) > 8
+    assert resolved(*long) == auto_max_epochs(16, "full", 128, windows(long[0])) <= 8
