@@ -386,7 +386,7 @@ def test_auto_epochs_count_the_training_split_only(tiny_checkpoint):
 def test_auto_epochs_on_large_data_are_exactly_three(tiny_checkpoint):
     from sklattn._text.small_data import AUTO_EPOCHS, AUTO_MIN_STEPS, AUTO_MIN_WINDOWS
 
-    n = AUTO_MIN_WINDOWS // AUTO_EPOCHS  # encodes the minimum windows in 3 epochs
+    n = AUTO_MIN_WINDOWS // AUTO_EPOCHS  # the windows floor: 2,048 // 682 = 3 epochs
     assert n // 16 * AUTO_EPOCHS >= AUTO_MIN_STEPS["full"]  # and takes the minimum steps
     X, y = make_sentiment_texts(n, seed=4)
     clf, steps = _auto_fit(tiny_checkpoint, X, y)

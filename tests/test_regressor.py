@@ -83,7 +83,7 @@ def test_auto_epochs_follow_the_data_size(tiny_checkpoint):
     schedule = dict(small.callbacks_)["lr_schedule"]
     assert schedule.total_steps_ == schedule.step_ == small.max_epochs_ == AUTO_MIN_STEPS["full"]
     assert np.isfinite(small.predict(X)).all()
-    X, y = make_count_texts(AUTO_MIN_WINDOWS // 3, seed=3)  # 2,048 texts encoded in 3 epochs
+    X, y = make_count_texts(AUTO_MIN_WINDOWS // 3, seed=3)  # the windows floor: 2,048 // 682 = 3 epochs
     large = AttentionRegressor(tiny_checkpoint, **params).fit(X, y)
     assert large.max_epochs_ == len(large.history_) == 3
     assert dict(large.callbacks_)["lr_schedule"].step_ == 3 * int(np.ceil(len(X) / 16)) >= AUTO_MIN_STEPS["full"]
