@@ -18,7 +18,7 @@ last term, for a trainable encoder only, has the fit encode at least 2,048
 windows (8 epochs of 256 texts) without passing over any text more than 16
 times on average; ``n_windows`` counts each window of a long text read in
 several (``long_text="chunk_mean"``), so long texts, which cost a pass per
-window, get fewer epochs. 60 steps alone left 64-255 texts at 5-8 epochs,
+window, get fewer epochs. 60 steps alone left 64-255 texts at 4-8 epochs,
 where SetFit caught up with us: 16 epochs over 128 texts (64 per class)
 scored 0.731 against 0.723 on Rotten Tomatoes and 0.765 against 0.755 on
 tweets (5 seeds each), while 30 epochs instead of 8-15 over 32-64 texts gained
