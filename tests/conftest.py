@@ -104,3 +104,20 @@ def make_sentiment_texts(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
 @pytest.fixture(scope="session")
 def sentiment_data():
     return make_sentiment_texts(160, seed=0)
+
+
+class _ResolvedEpochs(Exception):
+    pass
+
+
+def resolved_max_epochs(estimator, X, y) -> int:
+    """The ``max_epochs_`` a fit of ``estimator`` resolves, read before its first training step."""
+    from skorch.callbacks import Callback
+
+    class StopBeforeTraining(Callback):
+        def on_epoch_begin(self, net, **kwargs):
+            raise _ResolvedEpochs(net.max_epochs_)
+
+    with pytest.raises(_ResolvedEpochs) as resolved:
+        estimator.set_params(callbacks=[StopBeforeTraining()]).fit(X, y)
+    return resolved.value.args[0]

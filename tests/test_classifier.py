@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import NEGATIVE, POSITIVE, make_sentiment_texts
+from conftest import NEGATIVE, POSITIVE, make_sentiment_texts, resolved_max_epochs
 from skorch.callbacks import Callback
 
 from sklattn import AttentionClassifier
@@ -397,23 +397,9 @@ def test_auto_epochs_on_large_data_are_exactly_three(tiny_checkpoint):
     np.testing.assert_array_equal(clf.predict_proba(X[:50]), explicit.predict_proba(X[:50]))
 
 
-class _ResolvedEpochs(Exception):
-    pass
-
-
-class _StopBeforeTraining(Callback):
-    """Ends a fit once ``max_epochs_`` is resolved, before its first step."""
-
-    def on_epoch_begin(self, net, **kwargs):
-        raise _ResolvedEpochs(net.max_epochs_)
-
-
 def _resolved_epochs(tiny_checkpoint, X, y, **params) -> int:
-    clf = AttentionClassifier(tiny_checkpoint, callbacks=[_StopBeforeTraining()], max_length=16,
-                              random_state=0, **params)
-    with pytest.raises(_ResolvedEpochs) as resolved:
-        clf.fit(X, y)
-    return resolved.value.args[0]
+    clf = AttentionClassifier(tiny_checkpoint, max_length=16, random_state=0, **params)
+    return resolved_max_epochs(clf, X, y)
 
 
 def test_auto_epochs_encode_the_minimum_windows_between_the_floors(tiny_checkpoint):

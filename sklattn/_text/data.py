@@ -271,18 +271,21 @@ def length_order(dataset: TokenizedDataset) -> np.ndarray:
     return np.argsort(dataset_lengths(dataset), kind="stable")
 
 
+def _per_sample(dataset, name: str) -> np.ndarray:
+    """The per-sample array ``name`` of a ``TokenizedDataset`` or a (nested) ``Subset`` of one."""
+    if isinstance(dataset, Subset):
+        return _per_sample(dataset.dataset, name)[np.asarray(dataset.indices)]
+    return getattr(dataset, name)
+
+
 def dataset_lengths(dataset) -> np.ndarray:
     """Token lengths of a ``TokenizedDataset`` or a (nested) ``Subset`` of one."""
-    if isinstance(dataset, Subset):
-        return dataset_lengths(dataset.dataset)[np.asarray(dataset.indices)]
-    return dataset.lengths
+    return _per_sample(dataset, "lengths")
 
 
 def dataset_windows(dataset) -> np.ndarray:
     """Encoder windows per sample of a ``TokenizedDataset`` or a (nested) ``Subset`` of one."""
-    if isinstance(dataset, Subset):
-        return dataset_windows(dataset.dataset)[np.asarray(dataset.indices)]
-    return dataset.windows
+    return _per_sample(dataset, "windows")
 
 
 class LengthGroupedBatchSampler(Sampler):
