@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="training epochs, or 'auto' (default): at least 60 optimizer steps on "
                           "small data, 3 epochs on large data")
     fit.add_argument("--batch-size", type=_positive_or_auto, default="auto",
-                     help="texts per step, or 'auto' (default): 32 from 256 training texts up, "
+                     help="texts per step, or 'auto' (default): 32 from 512 training texts up, "
                           "8-16 below")
     fit.add_argument("--lr", type=float, default=None,
                      help="peak learning rate (default: the estimator's default)")

@@ -455,8 +455,8 @@ def test_integer_max_epochs_is_honoured_exactly(tiny_checkpoint):
     assert dict(clf.callbacks_)["lr_schedule"].total_steps_ == 4
 
 
-@pytest.mark.parametrize("n_train, expected", [(1, 8), (16, 8), (127, 8), (128, 16), (255, 16),
-                                               (256, 32), (100_000, 32)])
+@pytest.mark.parametrize("n_train, expected", [(1, 8), (16, 8), (127, 8), (128, 16), (511, 16),
+                                               (512, 32), (100_000, 32)])
 def test_auto_batch_size_rule(n_train, expected):
     from sklattn._text.small_data import auto_batch_size
 
@@ -479,9 +479,9 @@ def test_auto_batch_size_gives_small_data_small_batches(tiny_checkpoint):
 
 
 def test_auto_batch_size_leaves_large_data_at_32(tiny_checkpoint):
-    X, y = make_sentiment_texts(256, seed=4)
+    X, y = make_sentiment_texts(512, seed=4)
     auto, steps = _auto_fit(tiny_checkpoint, X, y, batch_size="auto", max_epochs=1)
-    assert auto.batch_size_ == 32 and steps == 8
+    assert auto.batch_size_ == 32 and steps == 16
     # the same training as an explicit batch_size=32: same batches, steps and random stream
     explicit, _ = _auto_fit(tiny_checkpoint, X, y, batch_size=32, max_epochs=1)
     np.testing.assert_array_equal(auto.predict_proba(X[:50]), explicit.predict_proba(X[:50]))

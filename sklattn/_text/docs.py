@@ -105,11 +105,11 @@ checkpoint : str or os.PathLike
         value used is kept in ``max_epochs_``.
     batch_size : int or "auto", default="auto"
         Texts per optimizer step (and per prediction batch). ``"auto"``
-        trains in batches of 32 from 256 training texts up, and below that
-        halves the batch (to no less than 8) until an epoch holds 8 batches:
-        8 below 128 texts, 16 below 256. Smaller data then reaches its
-        ``min_steps`` in fewer passes over each text, about half the fit
-        time at the same accuracy. Prediction runs in batches of 32. The
+        trains in batches of 32 from 512 training texts up, of 16 from 128
+        and of 8 below. Smaller data then reaches its ``min_steps`` in fewer
+        passes over each text, about half the fit time at the same accuracy,
+        and takes more steps for the same passes (128 instead of 64 over 256
+        texts). Prediction runs in batches of 32. The
         training batch used is kept in ``batch_size_``.
     group_by_length : bool, default=True
         Train on random batches of similar-length texts (shuffle, sort within
@@ -256,8 +256,8 @@ dropout : float, default=0.1
     "batch_size": """\
 batch_size : int or "auto", default="auto"
         Sentences per optimizer step (and per prediction batch); a long
-        sentence brings all its windows. ``"auto"``: 32 from 256 training
-        sentences up, 16 below 256 and 8 below 128 (as the text classifier);
+        sentence brings all its windows. ``"auto"``: 32 from 512 training
+        sentences up, 16 below 512 and 8 below 128 (as the text classifier);
         prediction runs in batches of 32. The training batch used is kept in
         ``batch_size_``.""",
     "finetune": """\
