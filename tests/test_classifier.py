@@ -455,8 +455,8 @@ def test_integer_max_epochs_is_honoured_exactly(tiny_checkpoint):
     assert dict(clf.callbacks_)["lr_schedule"].total_steps_ == 4
 
 
-@pytest.mark.parametrize("n_train, expected", [(1, 8), (16, 8), (127, 8), (128, 16), (511, 16),
-                                               (512, 32), (100_000, 32)])
+@pytest.mark.parametrize("n_train, expected", [(1, 8), (16, 8), (127, 8), (128, 16), (256, 16),
+                                               (511, 16), (512, 32), (100_000, 32)])
 def test_auto_batch_size_rule(n_train, expected):
     from sklattn._text.small_data import auto_batch_size
 

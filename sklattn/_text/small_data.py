@@ -30,7 +30,7 @@ in ``AUTO_EPOCHS`` epochs (640 texts in batches of 32) trains exactly
 up, of 16 from 128 and of 8 below (:func:`auto_batch_size`): 60 steps over 16
 texts in batches of 8 see each text 30 times instead of 60, which halves the
 fit time at the same accuracy, and 256 texts in batches of 16 take 128 steps
-instead of 64 for the same passes, which scored 0.3-0.5 points higher on
+instead of 64 for the same passes, which scored 0.3-0.6 points higher on
 Rotten Tomatoes and tweets at 128 per class (``benchmarks/few_shot.py``).
 Prediction always runs in batches of 32.
 
