@@ -486,6 +486,7 @@ def test_auto_epochs_count_every_window_of_a_long_sentence(tiny_checkpoint, toke
 
     short = make_tagged(128, seed=1)  # 3-8 words: mostly one window of 16 pieces
     long = make_tagged(128, seed=1, long_every=1)  # 30 words: several windows each
-    assert 128 <= windows(short[0]) < 2 * 128 <= windows(long[0])
-    assert resolved(*short) == auto_max_epochs(16, "full", 128, windows(short[0])) > 8
-    assert resolved(*long) == auto_max_epochs(16, "full", 128, windows(long[0])) <= 8
+    short_windows, long_windows = windows(short[0]), windows(long[0])
+    assert 128 <= short_windows < 2 * 128 <= long_windows
+    assert resolved(*short) == auto_max_epochs(16, "full", 128, short_windows) > 8
+    assert resolved(*long) == auto_max_epochs(16, "full", 128, long_windows) <= 8
