@@ -37,7 +37,7 @@ def test_small_data_reads_every_window_as_chunk_mean_does(tiny_checkpoint):
     X, y = ending_texts(24)
     auto = AttentionClassifier(tiny_checkpoint, **FAST).fit(X, y)
     assert auto.long_text == "auto" and auto.long_text_ == "chunk_mean"
-    assert len(auto._dataset_for_prediction(X[:1]).features["input_ids"][0]) > 1  # several windows
+    assert len(auto._dataset_for_prediction(auto._prediction_texts(X[:1])).features["input_ids"][0]) > 1  # several windows
     chunked = AttentionClassifier(tiny_checkpoint, long_text="chunk_mean", **FAST).fit(X, y)
     np.testing.assert_array_equal(auto.predict_proba(X), chunked.predict_proba(X))
     truncated = AttentionClassifier(tiny_checkpoint, long_text="truncate", **FAST).fit(X, y)
@@ -60,7 +60,7 @@ def test_large_data_truncates(tiny_checkpoint, monkeypatch):
     X, y = ending_texts(24)
     auto = AttentionRegressor(tiny_checkpoint, **FAST).fit(X, (y == "pos").astype(float))
     assert auto.long_text_ == "truncate"
-    assert len(auto._dataset_for_prediction(X[:1]).features["input_ids"][0]) == 16  # one window of ids
+    assert len(auto._dataset_for_prediction(auto._prediction_texts(X[:1])).features["input_ids"][0]) == 16  # one window of ids
     explicit = AttentionRegressor(tiny_checkpoint, long_text="truncate", **FAST).fit(X, (y == "pos").astype(float))
     np.testing.assert_array_equal(auto.predict(X), explicit.predict(X))
 

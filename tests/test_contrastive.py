@@ -47,7 +47,7 @@ def test_pair_loss_of_one_text_is_zero_and_gradients_reach_the_embeddings():
 # ------------------------------------------------------- in the estimator
 def _pair_loss_on(clf, texts, labels) -> float:
     """The pair objective over all of ``texts`` under the fitted encoder (eval mode, fp32)."""
-    embeddings = clf._frozen_features(clf._dataset_for_prediction(texts), "fp32")
+    embeddings = clf._frozen_features(clf._dataset_for_prediction(clf._prediction_texts(texts)), "fp32")
     encoded = np.searchsorted(clf.classes_, labels)
     return pair_similarity_loss(torch.as_tensor(embeddings), torch.as_tensor(encoded)).item()
 

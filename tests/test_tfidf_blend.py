@@ -14,6 +14,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import sklattn
 from sklattn import AttentionClassifier
+from sklattn._text import base as text_base
+from sklattn._text import classifier as text_classifier
 from sklattn._text import small_data
 from sklattn._text.tfidf_blend import TFIDF_WEIGHT, blend_log_proba, fit_tfidf_model, tfidf_log_proba
 
@@ -31,7 +33,7 @@ def shuffled_labels(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def network_log_proba(clf, X) -> np.ndarray:
     """The network's own outputs, without the blend."""
-    return super(AttentionClassifier, clf)._forward_outputs(X)
+    return super(AttentionClassifier, clf)._outputs_of_texts(clf._prediction_texts(X))
 
 
 @pytest.mark.parametrize("n_texts, n_columns, multilabel, expected", [
@@ -109,6 +111,25 @@ def test_small_data_with_telling_words_blends(tiny_checkpoint):
     np.testing.assert_array_equal(auto.predict(X_test), auto.classes_[proba.argmax(axis=1)])
     # The network itself trains exactly as without the blend.
     np.testing.assert_array_equal(network_log_proba(auto, X_test), network_log_proba(alone, X_test))
+
+
+def test_a_blended_prediction_checks_the_texts_once(tiny_checkpoint, monkeypatch):
+    X, y = make_sentiment_texts(40)
+    clf = AttentionClassifier(tiny_checkpoint, **UNTRAINED).fit(X, y)
+    assert clf.tfidf_blend_
+    calls = []
+    checked = text_base.check_texts
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return checked(*args, **kwargs)
+
+    for module in (text_base, text_classifier):  # wherever a prediction might check X
+        monkeypatch.setattr(module, "check_texts", counting, raising=False)
+    proba = clf.predict_proba(X[:5])
+    assert len(calls) == 1 and proba.shape == (5, 2)
+    with pytest.raises(ValueError, match="text"):
+        clf.predict_proba([["a", "b"]])  # still checked: two columns for a single-text model
 
 
 def test_words_without_evidence_leave_the_network_alone(tiny_checkpoint):

@@ -407,10 +407,15 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
 
         return cached_features(keys, encode)
 
-    def _dataset_for_prediction(self, X, long_text: str | None = None) -> TokenizedDataset:
+    def _prediction_texts(self, X) -> np.ndarray:
+        """``X`` checked against the fitted model: texts of shape (n_samples, text columns)."""
         check_is_fitted(self)
         texts = check_texts(X, text_columns=self.text_columns)
         self._check_text_columns(texts)
+        return texts
+
+    def _dataset_for_prediction(self, texts: np.ndarray, long_text: str | None = None) -> TokenizedDataset:
+        """Checked texts (:meth:`_prediction_texts`), tokenized as the fit tokenized."""
         return TokenizedDataset(self._tokenize(texts, long_text))
 
     def explain(self, X) -> list[dict]:
@@ -437,12 +442,16 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
         from .explain import first_token_attention
 
         chunked = self._fitted_long_text() in ("chunk_mean", "chunk_max")
-        dataset = self._dataset_for_prediction(X, "truncate" if chunked else None)
+        dataset = self._dataset_for_prediction(self._prediction_texts(X), "truncate" if chunked else None)
         return first_token_attention(self, dataset)
 
     def _forward_outputs(self, X) -> np.ndarray:
         """Head outputs for texts ``X``, shape (n_samples, n_outputs), float32."""
-        dataset = self._dataset_for_prediction(X)
+        return self._outputs_of_texts(self._prediction_texts(X))
+
+    def _outputs_of_texts(self, texts: np.ndarray) -> np.ndarray:
+        """:meth:`_forward_outputs` of texts already checked by :meth:`_prediction_texts`."""
+        dataset = self._dataset_for_prediction(texts)
         precision = self._prediction_precision()  # "auto" resolved on this machine, now
         if self._uses_feature_cache():
             # Pooled vectors need no padding: the head runs over them in input order.

@@ -14,7 +14,6 @@ from .._io.registry import register_estimator
 from .base import TEXT_PARAMETER_CONSTRAINTS, TextNetBase
 from .docs import fill_doc
 from .._core.tasks import ClassifierTaskMixin
-from .._core.validation import check_texts
 from .contrastive import pair_similarity_loss
 from .small_data import auto_contrastive_weight, auto_tfidf_blend
 from .tfidf_blend import blend_log_proba, fit_tfidf_model
@@ -283,10 +282,9 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
                 "tfidf_blend=False or 'auto' (which skips the blend then)."
             )
 
-    def _forward_outputs(self, X) -> np.ndarray:
-        outputs = super()._forward_outputs(X)
+    def _outputs_of_texts(self, texts: np.ndarray) -> np.ndarray:
+        outputs = super()._outputs_of_texts(texts)
         if not self.__dict__.get("tfidf_blend_"):  # also models saved before tfidf_blend
             return outputs
-        texts = check_texts(X, text_columns=self.text_columns)[:, 0]
         # Normalized log-probabilities: softmax and argmax read them as logits.
-        return blend_log_proba(outputs, self.tfidf_, texts).astype(np.float32)
+        return blend_log_proba(outputs, self.tfidf_, texts[:, 0]).astype(np.float32)
