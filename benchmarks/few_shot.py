@@ -3,7 +3,8 @@
 Every side trains on the same texts (``shots`` per class, drawn with each seed
 from the training split, balanced) and is scored on the same held-out test
 texts (balanced accuracy). sklattn and SetFit start from the same checkpoint,
-all-MiniLM-L6-v2. SetFit runs with its documented defaults and
+all-MiniLM-L6-v2 unless ``--checkpoint`` names another (a local directory of a
+sentence-transformers model, so that SetFit can load it too). SetFit runs with its documented defaults and
 ``num_iterations=20`` (contrastive pairs), ``num_epochs=1``, ``batch_size=16``.
 Fit seconds are wall time, with the share of the CPU other processes used
 meanwhile (``NOISY`` above 10%, see ``_timing.py``); each line also gives the
@@ -185,6 +186,8 @@ def main() -> None:
     parser.add_argument("--regression", action="store_true",
                         help="AttentionRegressor on tweets, log1p(favorite_count), R²")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--checkpoint", help="encoder directory or hub id for every side "
+                        "(default: all-MiniLM-L6-v2 from its pip package)")
     args = parser.parse_args()
 
     import torch
@@ -192,7 +195,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from sklattn.datasets import minilm_path
 
-    checkpoint = minilm_path()
+    checkpoint = args.checkpoint or minilm_path()
+    print(f"checkpoint {checkpoint}", flush=True)
     datasets = ["tweets_favorites"] if args.regression else args.datasets
     sklattn_sides = ([] if args.no_defaults else [("sklattn defaults", {})]) + [
         (f"sklattn {name}", params) for name, params in map(parse_variant, args.variant)
