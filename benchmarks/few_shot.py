@@ -4,8 +4,9 @@ Every side trains on the same texts (``shots`` per class, drawn with each seed
 from the training split, balanced) and is scored on the same held-out test
 texts (balanced accuracy). sklattn and SetFit start from the same checkpoint,
 all-MiniLM-L6-v2 unless ``--checkpoint`` names another (a local directory of a
-sentence-transformers model, so that SetFit can load it too). SetFit runs with its documented defaults and
-``num_iterations=20`` (contrastive pairs), ``num_epochs=1``, ``batch_size=16``.
+sentence-transformers model, so that SetFit can load it too). SetFit runs with
+its documented defaults and ``num_iterations=20`` (contrastive pairs),
+``num_epochs=1``, ``batch_size=16``.
 Fit seconds are wall time, with the share of the CPU other processes used
 meanwhile (``NOISY`` above 10%, see ``_timing.py``); each line also gives the
 seconds to predict the test texts.
