@@ -33,8 +33,8 @@ def _tiny_vocab() -> list[str]:
     return list(dict.fromkeys(specials + chars + ["##" + c for c in chars] + words))
 
 
-def build_tiny_checkpoint(path, max_positions: int = TINY_MAX_POSITIONS) -> str:
-    """Write a tiny random BERT (hidden 32, 2 layers) and its tokenizer to ``path``."""
+def build_tiny_checkpoint(path, max_positions: int = TINY_MAX_POSITIONS, hidden_size: int = 32) -> str:
+    """Write a tiny random BERT (hidden 32 unless told, 2 layers) and its tokenizer to ``path``."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
@@ -61,7 +61,7 @@ def build_tiny_checkpoint(path, max_positions: int = TINY_MAX_POSITIONS) -> str:
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=len(vocab),
-        hidden_size=32,
+        hidden_size=hidden_size,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,

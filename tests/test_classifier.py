@@ -770,6 +770,31 @@ def test_auto_learning_rate_follows_the_strategy(tiny_checkpoint, sentiment_data
     assert encoder == pytest.approx([expected] * len(encoder)) and (finetune == "head") == (not encoder)
 
 
+@pytest.mark.parametrize("finetune, hidden_size, expected", [
+    ("full", None, 5e-5), ("full", 384, 5e-5), ("full", 767, 5e-5), ("full", 768, 2e-5),
+    ("top_k", 1024, 2e-5), ("lora", 768, 5e-4), ("head", 768, 1e-3),
+])
+def test_auto_learning_rate_rule(finetune, hidden_size, expected):
+    from sklattn._text.small_data import auto_learning_rate
+
+    assert auto_learning_rate(finetune, hidden_size) == expected
+
+
+def test_auto_learning_rate_is_lower_for_a_wide_encoder(tiny_checkpoint, sentiment_data, tmp_path):
+    from conftest import build_tiny_checkpoint
+
+    wide = build_tiny_checkpoint(tmp_path / "wide", hidden_size=768)
+    for checkpoint, expected in ((tiny_checkpoint, 5e-5), (wide, 2e-5)):
+        est = _fit(checkpoint, sentiment_data, lr="auto", max_epochs=1)
+        assert est.lr == "auto" and est.lr_ == expected
+        head = {id(param) for param in est.module_.head.parameters()}
+        encoder_rates = {group["initial_lr"] for group in est.optimizer_.param_groups
+                         if not head & {id(param) for param in group["params"]}}
+        assert encoder_rates == {expected}
+    # an explicit rate is used as given, whatever the width
+    assert _fit(wide, sentiment_data, lr=1e-4, max_epochs=1).lr_ == 1e-4
+
+
 def test_feature_cache_gives_the_same_model_and_encodes_once(tiny_checkpoint, sentiment_data):
     from sklattn import clear_feature_cache
     from sklattn._text.feature_cache import FEATURE_CACHE

@@ -48,7 +48,8 @@ from .finetune import (
 )
 from .modules import POOLING_MODES, EncoderWithHead
 from .small_data import (
-    AUTO_BATCH_SIZE, auto_batch_size, auto_head_lr, auto_long_text, auto_max_epochs, auto_max_length,
+    AUTO_BATCH_SIZE, auto_batch_size, auto_head_lr, auto_learning_rate, auto_long_text, auto_max_epochs,
+    auto_max_length,
 )
 from .._core.inference import run_batches
 from .._core.precision import int8_module
@@ -60,10 +61,6 @@ from .._core.validation import (
     check_texts,
     validate_params,
 )
-
-# lr="auto": full fine-tuning wants a small rate; a fresh head or LoRA adapters
-# (initialized at zero) barely move at 5e-5 in a few epochs.
-AUTO_LEARNING_RATES = {"full": 5e-5, "top_k": 5e-5, "lora": 5e-4, "head": 1e-3}
 
 # The architecture of the saved model sklattn.load is rebuilding, read by
 # _build_encoder while initialize() runs (set and reset around it in _restore).
@@ -230,7 +227,13 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
         )
 
     def _learning_rate(self) -> float:
-        return AUTO_LEARNING_RATES[self.finetune] if self.lr == "auto" else self.lr
+        """The peak rate ``lr`` stands for, kept as ``lr_`` (``"auto"``: see small_data)."""
+        if self.lr == "auto":
+            config = getattr(self.module_.encoder, "config", None)
+            self.lr_ = auto_learning_rate(self.finetune, getattr(config, "hidden_size", None))
+        else:
+            self.lr_ = self.lr
+        return self.lr_
 
     def _auto_max_epochs(self, dataset, batches_per_epoch: int) -> int:
         # max_epochs="auto": see sklattn._text.small_data for the rule and why.

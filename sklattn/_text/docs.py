@@ -75,17 +75,20 @@ checkpoint : str or os.PathLike
     dropout : float, default=0.1
         Dropout before the linear head.
     lr : float or "auto", default="auto"
-        Peak learning rate of AdamW. ``"auto"`` picks it from ``finetune``:
-        5e-5 for ``"full"`` and ``"top_k"``, 5e-4 for ``"lora"``, 1e-3 for
-        ``"head"`` (a fresh head or zero-initialized adapters barely move at
-        full fine-tuning rates).
+        Peak learning rate of AdamW. ``"auto"`` picks it from ``finetune``
+        and the encoder's width: for ``"full"`` and ``"top_k"`` 5e-5 when the
+        encoder has fewer than 768 hidden units (MiniLM-class), 2e-5 from 768
+        up (BERT-base class and larger, which 5e-5 moved too far on small
+        data); 5e-4 for ``"lora"``, 1e-3 for ``"head"`` (a fresh head or
+        zero-initialized adapters barely move at full fine-tuning rates). The
+        rate used is ``lr_``.
     layer_lr_decay : float, default=1.0
         Layer-wise learning-rate decay: with ``L`` layers, layer ``i`` (from
         the bottom, 0-based) trains at ``lr * layer_lr_decay**(L-1-i)`` and
         the embeddings at ``lr * layer_lr_decay**L``. 1.0 turns it off.
     head_lr : float, "auto" or None, default="auto"
         Learning rate of the head. ``"auto"`` trains it at ``max(lr, 1e-3)``:
-        a freshly initialized head barely moves at the encoder's 5e-5 within
+        a freshly initialized head barely moves at the encoder's 2e-5-5e-5 within
         the few steps of a small training set. None uses ``lr``.
     max_epochs : int or "auto", default="auto"
         Passes over the training data per ``fit``. ``"auto"`` fits the count
