@@ -121,12 +121,13 @@ AUTO_MIN_BATCH_SIZE = 8
 # lr="auto": the peak rate of each finetune mode. A trainable encoder ("full",
 # "top_k") takes AUTO_ENCODER_LR when narrower than AUTO_WIDE_ENCODER_FROM hidden
 # units and AUTO_WIDE_ENCODER_LR from there up: at 5e-5 all-mpnet-base-v2 lost
-# 6 points to 2e-5 on 16 reviews (benchmarks/few_shot.py). A fresh head or LoRA
-# adapters (initialized at zero) barely move at those rates in a few epochs.
+# 6 points to 2e-5 on 16 reviews (benchmarks/few_shot.py). The modes that train
+# only fresh weights (LoRA adapters from zero, a head from random on a frozen
+# encoder) barely move at those rates in a few epochs and take their own.
 AUTO_ENCODER_LR = 5e-5
 AUTO_WIDE_ENCODER_LR = 2e-5
 AUTO_WIDE_ENCODER_FROM = 768
-AUTO_FROZEN_ENCODER_LRS = {"lora": 5e-4, "head": 1e-3}
+AUTO_FRESH_WEIGHT_LRS = {"lora": 5e-4, "head": 1e-3}
 
 # head_lr="auto": the least rate of the freshly initialized head.
 AUTO_HEAD_LR = 1e-3
@@ -253,8 +254,8 @@ def auto_learning_rate(finetune: str, hidden_size: int | None) -> float:
         unknown, else :data:`AUTO_WIDE_ENCODER_LR` (2e-5). 5e-4 for
         ``"lora"`` and 1e-3 for ``"head"``.
     """
-    if finetune in AUTO_FROZEN_ENCODER_LRS:
-        return AUTO_FROZEN_ENCODER_LRS[finetune]
+    if finetune in AUTO_FRESH_WEIGHT_LRS:
+        return AUTO_FRESH_WEIGHT_LRS[finetune]
     wide = hidden_size is not None and hidden_size >= AUTO_WIDE_ENCODER_FROM
     return AUTO_WIDE_ENCODER_LR if wide else AUTO_ENCODER_LR
 
