@@ -25,6 +25,12 @@ def ending_texts(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.array(texts, dtype=object), y
 
 
+def first_text_ids(model, X) -> list:
+    """The ids the fitted ``model`` reads for ``X[0]`` in prediction: one list per window
+    under the chunk modes, one list of ids under ``"truncate"``."""
+    return model._dataset_for_prediction(model._prediction_texts(X[:1])).features["input_ids"][0]
+
+
 @pytest.mark.parametrize("n_texts, n_columns, expected", [
     (1, 1, "chunk_mean"), (255, 1, "chunk_mean"), (256, 1, "truncate"), (100_000, 1, "truncate"),
     (10, 2, "truncate"), (100_000, 2, "truncate"),
@@ -37,7 +43,7 @@ def test_small_data_reads_every_window_as_chunk_mean_does(tiny_checkpoint):
     X, y = ending_texts(24)
     auto = AttentionClassifier(tiny_checkpoint, **FAST).fit(X, y)
     assert auto.long_text == "auto" and auto.long_text_ == "chunk_mean"
-    assert len(auto._dataset_for_prediction(auto._prediction_texts(X[:1])).features["input_ids"][0]) > 1  # several windows
+    assert len(first_text_ids(auto, X)) > 1  # several windows
     chunked = AttentionClassifier(tiny_checkpoint, long_text="chunk_mean", **FAST).fit(X, y)
     np.testing.assert_array_equal(auto.predict_proba(X), chunked.predict_proba(X))
     truncated = AttentionClassifier(tiny_checkpoint, long_text="truncate", **FAST).fit(X, y)
@@ -60,7 +66,7 @@ def test_large_data_truncates(tiny_checkpoint, monkeypatch):
     X, y = ending_texts(24)
     auto = AttentionRegressor(tiny_checkpoint, **FAST).fit(X, (y == "pos").astype(float))
     assert auto.long_text_ == "truncate"
-    assert len(auto._dataset_for_prediction(auto._prediction_texts(X[:1])).features["input_ids"][0]) == 16  # one window of ids
+    assert len(first_text_ids(auto, X)) == 16  # one window of ids
     explicit = AttentionRegressor(tiny_checkpoint, long_text="truncate", **FAST).fit(X, (y == "pos").astype(float))
     np.testing.assert_array_equal(auto.predict(X), explicit.predict(X))
 
