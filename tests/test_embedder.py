@@ -126,6 +126,22 @@ def test_fine_tune_changes_embeddings_and_helps_a_linear_model(tiny_checkpoint, 
     assert tuned_acc > frozen_acc + 0.1  # frozen random tiny encoder: ~0.7
 
 
+def test_auto_fine_tuning_rate_follows_the_encoder_width(tiny_checkpoint, tmp_path):
+    import sklattn
+
+    X, y = make_sentiment_texts(16, seed=0)
+    wide = build_tiny_checkpoint(tmp_path / "wide", hidden_size=768)
+    common = {"max_length": 16, "fine_tune": True, "max_epochs": 1, "batch_size": 8, "random_state": 0}
+    # lr="auto" is the classifier's width rule: 5e-5 below 768 hidden units, 2e-5 from 768 up
+    assert AttentionEmbedder(tiny_checkpoint, **common).fit(X, y).lr_ == 5e-5
+    emb = AttentionEmbedder(wide, **common).fit(X, y)
+    assert emb.lr == "auto" and emb.lr_ == 2e-5
+    emb.save(tmp_path / "model")
+    assert sklattn.load(tmp_path / "model").lr_ == 2e-5
+    assert AttentionEmbedder(wide, lr=1e-4, **common).fit(X, y).lr_ == 1e-4  # an explicit rate as given
+    assert AttentionEmbedder(tiny_checkpoint, max_length=16).fit(X).lr_ is None  # nothing trained
+
+
 def test_fine_tune_on_continuous_y_trains_a_regressor(tiny_checkpoint):
     X, y = make_sentiment_texts(32, seed=0)
     target = (y == "pos").astype(float) * 3.5 + 0.25  # type_of_target: continuous

@@ -119,8 +119,11 @@ class AttentionEmbedder(
         rule of :class:`AttentionClassifier`: on small data enough epochs for
         60 optimizer steps and 2,048 encoded texts (at most 16 passes over
         each), exactly 3 on large data.
-    lr : float, default=5e-5
+    lr : float or "auto", default="auto"
         Peak fine-tuning learning rate of AdamW; unused when ``fine_tune=False``.
+        ``"auto"`` is the rule of :class:`AttentionClassifier`: 5e-5 for
+        encoders narrower than 768 hidden units (MiniLM-class), 2e-5 from 768
+        up (BERT-base class and larger).
     random_state : int, RandomState instance or None, default=None
         Seeds fine-tuning (head initialization, dropout, shuffling) and any
         weights the checkpoint lacks. The same value gives the same vectors.
@@ -144,6 +147,9 @@ class AttentionEmbedder(
         column names.
     fine_tune_history_ : skorch.History or None
         Training records of the fine-tuning run; None without fine-tuning.
+    lr_ : float or None
+        The peak learning rate the fine-tuning ran at (what ``lr="auto"``
+        resolved to); None without fine-tuning.
     precision_ : {"fp32", "bf16"}
         What ``precision`` resolved to in ``fit`` on its machine (the
         fine-tuning ran in it); ``transform`` resolves ``precision`` again
@@ -210,7 +216,7 @@ class AttentionEmbedder(
         device: str | torch.device = "cpu",
         fine_tune: bool | str = False,
         max_epochs: int | str = "auto",
-        lr: float = 5e-5,
+        lr: float | str = "auto",
         random_state=None,
         fine_tune_params: dict | None = None,
     ) -> None:
@@ -267,11 +273,12 @@ class AttentionEmbedder(
         for name in ("encoder_", "tokenizer_", "checkpoint_path_"):
             self.__dict__.pop(name, None)  # a failed refit must not look fitted
         if self.fine_tune:
-            encoder, tokenizer, path, history = self._fine_tuned_encoder(texts, y)
+            encoder, tokenizer, path, history, lr = self._fine_tuned_encoder(texts, y)
         else:
             encoder, tokenizer, path = self._pretrained_encoder()
-            history = None
+            history = lr = None
         self.fine_tune_history_ = history
+        self.lr_ = lr
         # What a fit here resolves precision to; transform resolves it again where it runs.
         self.precision_ = resolve_precision(self.precision, self.device, training=True)
         self.checkpoint_path_ = path
@@ -313,7 +320,7 @@ class AttentionEmbedder(
         estimator = estimator_class(self.checkpoint, **params, **extra)
         estimator.fit(texts[:, 0], y)
         return (estimator.module_.encoder, estimator.tokenizer_,
-                estimator.checkpoint_path_, estimator.history_)
+                estimator.checkpoint_path_, estimator.history_, estimator.lr_)
 
     # ------------------------------------------------------------- transform
     def transform(self, X) -> np.ndarray:
