@@ -132,6 +132,26 @@ def test_a_blended_prediction_checks_the_texts_once(tiny_checkpoint, monkeypatch
         clf.predict_proba([["a", "b"]])  # still checked: two columns for a single-text model
 
 
+def test_the_vectorizer_is_built_once_per_fitted_model(tiny_checkpoint, monkeypatch):
+    X, y = make_sentiment_texts(40)
+    clf = AttentionClassifier(tiny_checkpoint, **FAST).fit(X, y)
+    assert clf.tfidf_blend_
+    builds = []
+    build = text_classifier.stored_vectorizer
+    monkeypatch.setattr(text_classifier, "stored_vectorizer", lambda model: builds.append(1) or build(model))
+    first = clf.predict_proba(X[:5])
+    np.testing.assert_array_equal(clf.predict_proba(X[:5]), first)
+    clf.predict(X[5:9])
+    assert len(builds) == 1
+    copy = pickle.loads(pickle.dumps(clf))  # the pickle does not carry it
+    assert "_tfidf_vectorizer_cache" not in copy.__dict__
+    np.testing.assert_array_equal(copy.predict_proba(X[:5]), first)
+    assert len(builds) == 2
+    clf.fit(X[::-1], y[::-1])  # a refit has new words: its vectorizer is built anew
+    clf.predict_proba(X[:5])
+    assert len(builds) == 3
+
+
 def test_words_without_evidence_leave_the_network_alone(tiny_checkpoint):
     X, y = shuffled_labels(60)
     auto = AttentionClassifier(tiny_checkpoint, **FAST).fit(X, y)

@@ -16,7 +16,7 @@ from .docs import fill_doc
 from .._core.tasks import ClassifierTaskMixin
 from .contrastive import pair_similarity_loss
 from .small_data import auto_contrastive_weight, auto_tfidf_blend
-from .tfidf_blend import blend_log_proba, fit_tfidf_model
+from .tfidf_blend import blend_log_proba, fit_tfidf_model, stored_vectorizer
 
 
 @register_estimator
@@ -287,4 +287,17 @@ class AttentionClassifier(ClassifierTaskMixin, TextNetBase):
         if not self.__dict__.get("tfidf_blend_"):  # also models saved before tfidf_blend
             return outputs
         # Normalized log-probabilities: softmax and argmax read them as logits.
-        return blend_log_proba(outputs, self.tfidf_, texts[:, 0]).astype(np.float32)
+        return blend_log_proba(outputs, self.tfidf_, texts[:, 0], self._tfidf_vectorizer()).astype(np.float32)
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_tfidf_vectorizer_cache", None)  # rebuilt on the first prediction
+        return state
+
+    def _tfidf_vectorizer(self):
+        """The vectorizer of ``tfidf_``, built once per fitted (or loaded) model."""
+        cached = self.__dict__.get("_tfidf_vectorizer_cache")
+        if cached is None or cached[0] is not self.tfidf_:  # a refit or load replaces tfidf_
+            cached = (self.tfidf_, stored_vectorizer(self.tfidf_))
+            self.__dict__["_tfidf_vectorizer_cache"] = cached
+        return cached[1]
