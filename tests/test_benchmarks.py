@@ -128,3 +128,26 @@ def test_semi_supervised_labelled_subsets_are_stratified_and_seeded():
     assert len(rows) == 50 and (y[rows] == 1).sum() == 5
     np.testing.assert_array_equal(rows, labelled_subset(y, 0.05, seed=3, classification=True))
     assert not np.array_equal(rows, labelled_subset(y, 0.05, seed=4, classification=True))
+
+
+def test_spam_assassin_emails_become_subject_and_body_once_each(tmp_path):
+    import json
+
+    from _spam_assassin import MAX_CHARS, load_spam_assassin
+
+    with pytest.raises(FileNotFoundError, match="fetch_spam_assassin.sh"):
+        load_spam_assassin(tmp_path)
+    plain = ("From: a@b.c\nReceived: from relay.example\nSubject: Lunch  on\n\tFriday\n"
+             "Content-Type: text/plain\n\nSee you   at noon.\n")
+    markup = ('Subject: WIN NOW\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="x"\n\n'
+              "--x\nContent-Type: text/html; charset=weird-charset\n\n<p>Cheap &amp; <b>fast</b></p>\n--x--\n")
+    long = "Subject: long\n\n" + "word " * 1000
+    for group, name, raw in [("easy-ham-1", "1", plain), ("easy-ham-2", "2", plain),
+                             ("spam-1", "3", markup), ("spam-2", "4", long)]:
+        (tmp_path / group).mkdir(exist_ok=True)
+        (tmp_path / group / f"{name}.json").write_text(json.dumps({"text": raw}))
+    X, y = load_spam_assassin(tmp_path)
+    assert list(y) == ["ham", "spam", "spam"]  # the duplicate ham is kept once
+    assert X[0] == "Lunch on Friday\nSee you at noon."  # no headers, whitespace collapsed
+    assert X[1] == "WIN NOW\nCheap & fast"  # HTML without tags, an unknown charset read as latin-1
+    assert len(X[2]) == MAX_CHARS
