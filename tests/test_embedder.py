@@ -142,6 +142,26 @@ def test_auto_fine_tuning_rate_follows_the_encoder_width(tiny_checkpoint, tmp_pa
     assert AttentionEmbedder(tiny_checkpoint, max_length=16).fit(X).lr_ is None  # nothing trained
 
 
+def test_auto_batch_size_fine_tunes_small_data_in_small_batches(tiny_checkpoint):
+    X, y = make_sentiment_texts(16, seed=0)
+    common = {"max_length": 16, "fine_tune": True, "random_state": 0}
+    emb = AttentionEmbedder(tiny_checkpoint, **common).fit(X, y)
+    assert emb.batch_size == "auto"
+    # the classifier's rule: 16 texts train in batches of 8, 60 steps = 30 epochs of 2
+    assert len(emb.fine_tune_history_) == 30
+    assert {len(epoch["batches"]) for epoch in emb.fine_tune_history_} == {2}
+    fixed = AttentionEmbedder(tiny_checkpoint, batch_size=32, **common).fit(X, y)
+    assert len(fixed.fine_tune_history_) == 60  # one batch of 16 per epoch
+    # transform embeds 40 texts in batches of 32 under "auto", as an explicit 32 does
+    many = np.concatenate([X, X, X[:8]])
+    batches = []
+    emb.encoder_.register_forward_hook(lambda module, args, kwargs, out: batches.append(len(kwargs["input_ids"])),
+                                       with_kwargs=True)
+    vectors = emb.transform(many)
+    assert batches == [32, 8]
+    np.testing.assert_allclose(emb.set_params(batch_size=32).transform(many), vectors, atol=1e-6)
+
+
 def test_fine_tune_on_continuous_y_trains_a_regressor(tiny_checkpoint):
     X, y = make_sentiment_texts(32, seed=0)
     target = (y == "pos").astype(float) * 3.5 + 0.25  # type_of_target: continuous

@@ -44,6 +44,7 @@ from .export import ExportPretrainedMixin
 from .finetune import add_lora_adapters
 from .modules import pool, pool_chunks
 from .regressor import AttentionRegressor
+from .small_data import AUTO_BATCH_SIZE
 
 _FINE_TUNE_TASKS = {"classification", "regression"}
 
@@ -96,8 +97,11 @@ class AttentionEmbedder(
         Chunk modes: windows kept per text (the first ones). None keeps all.
     normalize : bool, default=True
         Scale every output vector to unit L2 norm (cosine geometry).
-    batch_size : int, default=32
-        Texts per forward pass (and per optimizer step when fine-tuning).
+    batch_size : int or "auto", default="auto"
+        Texts per forward pass, and per optimizer step when fine-tuning.
+        ``"auto"`` embeds in batches of 32 and fine-tunes by the rule of
+        :class:`AttentionClassifier`: batches of 8 below 128 training texts,
+        16 below 512, 32 from there up (more steps per pass on small data).
     precision : {"auto", "fp32", "bf16", "int8"}, default="auto"
         Numeric precision of the encoder's forward passes; the output is
         always float32 and the weights stay float32. ``"auto"`` uses
@@ -211,7 +215,7 @@ class AttentionEmbedder(
         stride: int | None = None,
         max_chunks: int | None = 16,
         normalize: bool = True,
-        batch_size: int = 32,
+        batch_size: int | str = "auto",
         precision: str = "auto",
         device: str | torch.device = "cpu",
         fine_tune: bool | str = False,
@@ -347,9 +351,13 @@ class AttentionEmbedder(
         encoder = int8_module(self.encoder_) if precision == "int8" else self.encoder_
         return run_batches(
             dataset, lambda batch: self._embed_batch(batch, encoder),
-            batches=lambda data: DataLoader(data, batch_size=self.batch_size, collate_fn=collate),
+            batches=lambda data: DataLoader(data, batch_size=self._embedding_batch_size(), collate_fn=collate),
             order=length_order(dataset), device=device, precision=precision,
         )
+
+    def _embedding_batch_size(self) -> int:
+        """Texts per forward pass of ``transform``: 32 under ``"auto"``."""
+        return AUTO_BATCH_SIZE if self.batch_size == "auto" else int(self.batch_size)
 
     def _embed_batch(self, batch, encoder: torch.nn.Module) -> np.ndarray:
         """Embeddings (B, H), float32, of one padded batch through ``encoder``."""
