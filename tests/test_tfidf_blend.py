@@ -113,19 +113,30 @@ def test_small_data_with_telling_words_blends(tiny_checkpoint):
     np.testing.assert_array_equal(network_log_proba(auto, X_test), network_log_proba(alone, X_test))
 
 
-def test_a_blended_prediction_checks_the_texts_once(tiny_checkpoint, monkeypatch):
+def _blended_classifier(checkpoint):
     X, y = make_sentiment_texts(40)
-    clf = AttentionClassifier(tiny_checkpoint, **UNTRAINED).fit(X, y)
+    clf = AttentionClassifier(checkpoint, **UNTRAINED).fit(X, y)
     assert clf.tfidf_blend_
-    calls = []
-    checked = text_base.check_texts
+    return clf, X, y
+
+
+def _count_calls(monkeypatch, name: str, *modules) -> list:
+    """Wrap the function ``name`` of ``modules[0]`` to record its calls, in every module given."""
+    calls, original = [], getattr(modules[0], name)
 
     def counting(*args, **kwargs):
         calls.append(1)
-        return checked(*args, **kwargs)
+        return original(*args, **kwargs)
 
-    for module in (text_base, text_classifier):  # wherever a prediction might check X
-        monkeypatch.setattr(module, "check_texts", counting, raising=False)
+    for module in modules:
+        monkeypatch.setattr(module, name, counting, raising=False)
+    return calls
+
+
+def test_a_blended_prediction_checks_the_texts_once(tiny_checkpoint, monkeypatch):
+    clf, X, _ = _blended_classifier(tiny_checkpoint)
+    # wherever a prediction might check X
+    calls = _count_calls(monkeypatch, "check_texts", text_base, text_classifier)
     proba = clf.predict_proba(X[:5])
     assert len(calls) == 1 and proba.shape == (5, 2)
     with pytest.raises(ValueError, match="text"):
@@ -133,12 +144,8 @@ def test_a_blended_prediction_checks_the_texts_once(tiny_checkpoint, monkeypatch
 
 
 def test_the_vectorizer_is_built_once_per_fitted_model(tiny_checkpoint, monkeypatch):
-    X, y = make_sentiment_texts(40)
-    clf = AttentionClassifier(tiny_checkpoint, **FAST).fit(X, y)
-    assert clf.tfidf_blend_
-    builds = []
-    build = text_classifier.stored_vectorizer
-    monkeypatch.setattr(text_classifier, "stored_vectorizer", lambda model: builds.append(1) or build(model))
+    clf, X, y = _blended_classifier(tiny_checkpoint)
+    builds = _count_calls(monkeypatch, "stored_vectorizer", text_classifier)
     first = clf.predict_proba(X[:5])
     np.testing.assert_array_equal(clf.predict_proba(X[:5]), first)
     clf.predict(X[5:9])
@@ -147,7 +154,7 @@ def test_the_vectorizer_is_built_once_per_fitted_model(tiny_checkpoint, monkeypa
     assert "_tfidf_vectorizer_cache" not in copy.__dict__
     np.testing.assert_array_equal(copy.predict_proba(X[:5]), first)
     assert len(builds) == 2
-    clf.fit(X[::-1], y[::-1])  # a refit has new words: its vectorizer is built anew
+    clf.fit(X[::-1], y[::-1])  # a refit stores a new tfidf_, whose vectorizer is built anew
     clf.predict_proba(X[:5])
     assert len(builds) == 3
 
