@@ -48,8 +48,8 @@ from .finetune import (
 )
 from .modules import POOLING_MODES, EncoderWithHead
 from .small_data import (
-    AUTO_BATCH_SIZE, auto_batch_size, auto_head_lr, auto_learning_rate, auto_long_text, auto_max_epochs,
-    auto_max_length,
+    auto_batch_size, auto_head_lr, auto_learning_rate, auto_long_text, auto_max_epochs, auto_max_length,
+    prediction_batch_size,
 )
 from .._core.inference import run_batches
 from .._core.precision import int8_module
@@ -258,7 +258,7 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
 
     def _prediction_batch_size(self) -> int:
         """``batch_size`` for prediction: 32 under ``"auto"``."""
-        return AUTO_BATCH_SIZE if self.batch_size == "auto" else int(self.batch_size)
+        return prediction_batch_size(self.batch_size)
 
     def _build_encoder(self) -> torch.nn.Module:
         """The bare encoder the head sits on: pretrained weights from the checkpoint.

@@ -44,7 +44,7 @@ from .export import ExportPretrainedMixin
 from .finetune import add_lora_adapters
 from .modules import pool, pool_chunks
 from .regressor import AttentionRegressor
-from .small_data import AUTO_BATCH_SIZE
+from .small_data import prediction_batch_size
 
 _FINE_TUNE_TASKS = {"classification", "regression"}
 
@@ -349,15 +349,12 @@ class AttentionEmbedder(
         device = next(self.encoder_.parameters()).device
         precision = resolve_precision(self.precision, device, training=False)  # here, now
         encoder = int8_module(self.encoder_) if precision == "int8" else self.encoder_
+        batch_size = prediction_batch_size(self.batch_size)
         return run_batches(
             dataset, lambda batch: self._embed_batch(batch, encoder),
-            batches=lambda data: DataLoader(data, batch_size=self._embedding_batch_size(), collate_fn=collate),
+            batches=lambda data: DataLoader(data, batch_size=batch_size, collate_fn=collate),
             order=length_order(dataset), device=device, precision=precision,
         )
-
-    def _embedding_batch_size(self) -> int:
-        """Texts per forward pass of ``transform``: 32 under ``"auto"``."""
-        return AUTO_BATCH_SIZE if self.batch_size == "auto" else int(self.batch_size)
 
     def _embed_batch(self, batch, encoder: torch.nn.Module) -> np.ndarray:
         """Embeddings (B, H), float32, of one padded batch through ``encoder``."""

@@ -165,6 +165,11 @@ def auto_batch_size(n_train: int) -> int:
     return AUTO_MIN_BATCH_SIZE
 
 
+def prediction_batch_size(batch_size: int | str) -> int:
+    """Texts per forward pass in prediction (and embedding): 32 under ``"auto"``, else ``batch_size``."""
+    return AUTO_BATCH_SIZE if batch_size == "auto" else int(batch_size)
+
+
 def auto_max_length(n_texts: int, position_limit: int | None) -> int:
     """Tokens per text that ``max_length="auto"`` reads for a fit on ``n_texts`` texts.
 
