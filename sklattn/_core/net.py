@@ -62,6 +62,34 @@ TRAINING_PARAMETER_CONSTRAINTS: dict[str, list] = {
 }
 
 
+def build_optimizer(optimizer: Callable, groups: list, **kwargs) -> torch.optim.Optimizer:
+    """``optimizer(groups, **kwargs)``, with Adam's fused kernel where torch has one.
+
+    torch steps Adam and AdamW on CPU with a loop over the parameter tensors
+    unless told otherwise: on all-MiniLM-L6-v2 (2 cores, AVX2) a step took
+    170 ms against 22 ms fused, a quarter of a small-data fit's time. The fused
+    kernel computes the same update. It is used for ``torch.optim.Adam`` and
+    ``AdamW`` unless ``optimizer__fused`` or ``optimizer__foreach`` chooses, and
+    only where every parameter's device has it (CPU from torch 2.4, CUDA).
+    """
+    adam = isinstance(optimizer, type) and issubclass(optimizer, (torch.optim.Adam, torch.optim.AdamW))
+    if adam and "fused" not in kwargs and "foreach" not in kwargs:
+        params = [param for group in groups for param in group["params"]]
+        if all(param.device.type in fused_kernel_devices() and param.is_floating_point()
+               for param in params):
+            kwargs["fused"] = True
+    return optimizer(groups, **kwargs)
+
+
+def fused_kernel_devices() -> tuple[str, ...]:
+    """Device types with fused optimizer kernels in this torch (none if it does not say)."""
+    try:  # torch's own list; private, so guarded
+        from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+    except ImportError:
+        return ()
+    return tuple(_get_fused_kernels_supported_devices())
+
+
 class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
     """Base of all sklattn estimators; not public.
 
@@ -323,7 +351,8 @@ class SklattnNet(SaveMixin, SkorchSklearnMixin, NeuralNet):
                            "weight_decay": weight_decay})
             groups.append({"params": [p for p in params if p.ndim < 2], "lr": lr,
                            "weight_decay": 0.0})
-        self.optimizer_ = self.optimizer([g for g in groups if g["params"]], lr=base_lr, **kwargs)
+        self.optimizer_ = build_optimizer(self.optimizer, [g for g in groups if g["params"]],
+                                          lr=base_lr, **kwargs)
         return self
 
     def _learning_rate(self) -> float:

@@ -73,14 +73,15 @@ def window_groups(attention_mask: torch.Tensor, n_texts: int) -> list:
     """Split a batch's windows in two by length, so the short ones skip most of their padding.
 
     Every window but a long text's last one is full, while the last one pads to
-    the batch's longest: 14-16% of the tokens the encoder read in the few-shot
-    benchmarks' long-text fits (SpamAssassin, BBC news) were padding. A batch
-    holding long texts therefore passes its shorter windows apart, cut to the
-    longest of them, at the split that leaves the least padding; two groups
-    remove about three quarters of it there, and each pass more would save
-    less than it costs. The split is taken only when it saves more tokens than
-    one more window holds. A batch of texts one window each stays one pass,
-    encoded exactly as under ``long_text="truncate"``.
+    the batch's longest: about a seventh of the tokens the encoder read in the
+    few-shot benchmarks' long-text fits (SpamAssassin, BBC news) was padding.
+    A batch holding long texts therefore passes its shorter windows apart, cut
+    to the longest of them, at the split that leaves the least padding. On
+    those batches two groups removed three quarters of the padding; a third
+    would have removed another tenth of it, for one more pass. The split is
+    taken only when it saves more tokens than one more window holds. A batch of
+    texts one window each stays one pass, encoded exactly as under
+    ``long_text="truncate"``.
 
     Parameters
     ----------
@@ -127,9 +128,10 @@ class EncoderWithHead(nn.Module):
         ``chunk_owner``.
     tokens_per_pass : int, optional
         Default :data:`TRAINING_TOKENS_PER_PASS`. In training, a batch of
-        chunks holding more tokens than this (and than its texts would hold
-        one window each) is encoded in slices of at most that many tokens,
-        each under activation checkpointing.
+        chunks holding more tokens than this (in its length groups, see
+        :func:`window_groups`) is encoded in slices of at most that many
+        tokens (or of its texts' count of windows, where that is more), each
+        under activation checkpointing.
     """
 
     def __init__(self, encoder: nn.Module, n_outputs: int, pooling: str, dropout: float,
