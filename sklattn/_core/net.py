@@ -74,9 +74,9 @@ def build_optimizer(optimizer: Callable, groups: list, **kwargs) -> torch.optim.
     """
     adam = isinstance(optimizer, type) and issubclass(optimizer, (torch.optim.Adam, torch.optim.AdamW))
     if adam and "fused" not in kwargs and "foreach" not in kwargs:
+        devices = fused_kernel_devices()
         params = [param for group in groups for param in group["params"]]
-        if all(param.device.type in fused_kernel_devices() and param.is_floating_point()
-               for param in params):
+        if all(param.device.type in devices and param.is_floating_point() for param in params):
             kwargs["fused"] = True
     return optimizer(groups, **kwargs)
 
