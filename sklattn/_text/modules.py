@@ -46,7 +46,8 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, mode: str) -> torch
     raise ValueError(f"unknown pooling mode {mode!r}; choose one of {POOLING_MODES}.")
 
 
-def pool_chunks(vectors: torch.Tensor, owner: torch.Tensor, mode: str) -> torch.Tensor:
+def pool_chunks(vectors: torch.Tensor, owner: torch.Tensor, mode: str,
+                n_texts: int | None = None) -> torch.Tensor:
     """Combine the vectors of each text's chunks into one vector per text.
 
     Parameters
@@ -57,12 +58,15 @@ def pool_chunks(vectors: torch.Tensor, owner: torch.Tensor, mode: str) -> torch.
         Index (0..B-1) of the text each chunk belongs to; every text has at
         least one chunk.
     mode : {"mean", "max"}
+    n_texts : int, optional
+        B, where the caller knows it; else ``owner.max() + 1`` (a device sync).
 
     Returns
     -------
     Tensor of shape (B, H)
     """
-    n_texts = int(owner.max()) + 1
+    if n_texts is None:
+        n_texts = int(owner.max()) + 1
     index = owner.unsqueeze(-1).expand_as(vectors)  # (C, H)
     reduce = {"mean": "mean", "max": "amax"}[mode]
     empty = vectors.new_zeros((n_texts, vectors.shape[1]))
@@ -156,17 +160,13 @@ class EncoderWithHead(nn.Module):
         """Pooled encoder output, shape (B, H); chunks of one text pooled together."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_encoder):
             if chunk_owner is None:
-                pooled = self._encode(input_ids, attention_mask, token_type_ids)  # (B, H)
-            else:
-                pooled = self._encode_windows(input_ids, attention_mask, token_type_ids,
-                                              chunk_owner)  # (C, H)
-        if chunk_owner is not None:
-            pooled = pool_chunks(pooled, chunk_owner, self.chunk_pooling)  # (B, H)
-        return pooled
+                return self._encode(input_ids, attention_mask, token_type_ids)  # (B, H)
+            n_texts = int(chunk_owner.max()) + 1  # a device sync; long-text batches only
+            pooled = self._encode_windows(input_ids, attention_mask, token_type_ids, n_texts)  # (C, H)
+        return pool_chunks(pooled, chunk_owner, self.chunk_pooling, n_texts)  # (B, H)
 
-    def _encode_windows(self, input_ids, attention_mask, token_type_ids, chunk_owner) -> torch.Tensor:
-        """Pooled vectors (C, H) of a batch's windows, in its length groups and slices."""
-        n_texts = int(chunk_owner.max()) + 1  # a device sync; long-text batches only
+    def _encode_windows(self, input_ids, attention_mask, token_type_ids, n_texts: int) -> torch.Tensor:
+        """Pooled vectors (C, H) of the windows of ``n_texts`` texts, in length groups and slices."""
         groups = window_groups(attention_mask, n_texts)
         n_rows = [len(input_ids) if rows is None else len(rows) for rows, _ in groups]
         tokens = sum(count * width for count, (_, width) in zip(n_rows, groups))
