@@ -87,6 +87,14 @@ def tiny_checkpoint(tmp_path_factory) -> str:
     return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-bert"))
 
 
+def texts_with_cue_at_the_end(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """64 texts of 30 filler words, then the one word that decides the label."""
+    rng = np.random.default_rng(seed)
+    texts = [f"{' '.join(rng.choice(NEUTRAL, size=30))} {'good' if i % 2 == 0 else 'awful'}"
+             for i in range(64)]
+    return np.array(texts, dtype=object), np.arange(64) % 2
+
+
 def make_sentiment_texts(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Texts of neutral filler plus one positive or negative word; label says which."""
     rng = np.random.default_rng(seed)

@@ -32,19 +32,19 @@ def first_text_ids(model, X) -> list:
 
 
 @pytest.mark.parametrize("n_texts, n_columns, expected", [
-    (1, 1, "chunk_mean"), (255, 1, "chunk_mean"), (256, 1, "truncate"), (100_000, 1, "truncate"),
+    (1, 1, "chunk_sample"), (255, 1, "chunk_sample"), (256, 1, "truncate"), (100_000, 1, "truncate"),
     (10, 2, "truncate"), (100_000, 2, "truncate"),
 ])
 def test_auto_long_text_rule(n_texts, n_columns, expected):
     assert small_data.auto_long_text(n_texts, n_columns) == expected
 
 
-def test_small_data_reads_every_window_as_chunk_mean_does(tiny_checkpoint):
+def test_small_data_reads_every_window_as_chunk_sample_does(tiny_checkpoint):
     X, y = ending_texts(24)
     auto = AttentionClassifier(tiny_checkpoint, **FAST).fit(X, y)
-    assert auto.long_text == "auto" and auto.long_text_ == "chunk_mean"
+    assert auto.long_text == "auto" and auto.long_text_ == "chunk_sample"
     assert len(first_text_ids(auto, X)) > 1  # several windows
-    chunked = AttentionClassifier(tiny_checkpoint, long_text="chunk_mean", **FAST).fit(X, y)
+    chunked = AttentionClassifier(tiny_checkpoint, long_text="chunk_sample", **FAST).fit(X, y)
     np.testing.assert_array_equal(auto.predict_proba(X), chunked.predict_proba(X))
     truncated = AttentionClassifier(tiny_checkpoint, long_text="truncate", **FAST).fit(X, y)
     assert truncated.long_text_ == "truncate"
@@ -55,7 +55,7 @@ def test_short_texts_train_and_predict_as_under_truncate(tiny_checkpoint, sentim
     # Every text fits one window: one chunk each, the same batches and numbers.
     X, y = sentiment_data
     auto = AttentionClassifier(tiny_checkpoint, max_epochs=2, batch_size=8, random_state=0).fit(X, y)
-    assert auto.long_text_ == "chunk_mean"
+    assert auto.long_text_ == "chunk_sample"
     truncated = AttentionClassifier(tiny_checkpoint, long_text="truncate", max_epochs=2, batch_size=8,
                                     random_state=0).fit(X, y)
     np.testing.assert_array_equal(auto.predict_proba(X), truncated.predict_proba(X))
@@ -86,6 +86,6 @@ def test_the_first_fit_fixes_the_mode(tiny_checkpoint, monkeypatch):
     clf = AttentionClassifier(tiny_checkpoint, **FAST).fit(X, y)
     monkeypatch.setattr(small_data, "AUTO_LONG_CONTEXT_BELOW", 20)  # would now truncate
     clf.partial_fit(X, y)
-    assert clf.long_text_ == "chunk_mean"
+    assert clf.long_text_ == "chunk_sample"
     assert clf.fit(X, y).long_text_ == "truncate"  # a new fit resolves again
 

@@ -87,7 +87,7 @@ def test_resolved_length_and_long_text_survive_clone_pickle_and_save(long_checkp
     assert not hasattr(clone(clf), "max_length_") and not hasattr(clone(clf), "long_text_")
     clf.save(tmp_path / "model")
     for restored in (pickle.loads(pickle.dumps(clf)), sklattn.load(tmp_path / "model")):
-        assert restored.max_length_ == 256 and restored.long_text_ == "chunk_mean"
+        assert restored.max_length_ == 256 and restored.long_text_ == "chunk_sample"
         np.testing.assert_allclose(restored.predict_proba(X), clf.predict_proba(X), atol=1e-6)
 
 

@@ -17,7 +17,7 @@ from sklearn.model_selection import GridSearchCV
 from transformers import AutoModel, AutoTokenizer
 from sklattn import AttentionRegressor
 from sklattn._text.data import tokenize
-from conftest import NEUTRAL
+from conftest import NEUTRAL, texts_with_cue_at_the_end
 from torch.utils.data import Subset
 from sklattn._text.data import LengthGroupedBatchSampler, PadCollate, TokenizedDataset, dataset_lengths, length_order
 
@@ -415,6 +415,9 @@ def test_auto_epochs_encode_the_minimum_windows_between_the_floors(tiny_checkpoi
     assert 4 <= chunked <= 16 // 2
     truncated = _resolved_epochs(tiny_checkpoint, long_texts, y, batch_size=8, long_text="truncate")
     assert truncated == 16
+    # Drawing one window per text and epoch costs a pass what truncation costs.
+    sampled = _resolved_epochs(tiny_checkpoint, long_texts, y, batch_size=8, long_text="chunk_sample")
+    assert sampled == 16
 
 
 @pytest.mark.parametrize("batches, n_texts, n_windows, expected", [
@@ -694,7 +697,8 @@ def test_chunk_pooling_matches_manual_computation(tiny_checkpoint, sentiment_dat
     np.testing.assert_allclose(est.predict_proba(text), expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("mode, sees_end", [("truncate", False), ("head_tail", True), ("chunk_mean", True)])
+@pytest.mark.parametrize("mode, sees_end", [("truncate", False), ("head_tail", True), ("chunk_mean", True),
+                                            ("chunk_sample", True)])
 def test_which_modes_read_the_end_of_long_texts(tiny_checkpoint, sentiment_data, mode, sees_end):
     est = _fit(tiny_checkpoint, sentiment_data, long_text=mode, max_length=16, max_epochs=1)
     good, bad = _long_texts(40, "good"), _long_texts(40, "awful")
@@ -702,16 +706,8 @@ def test_which_modes_read_the_end_of_long_texts(tiny_checkpoint, sentiment_data,
     assert differs == sees_end
 
 
-def _texts_with_cue_at_the_end(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """30 filler words, then the one word that decides the label."""
-    rng = np.random.default_rng(seed)
-    texts = [f"{' '.join(rng.choice(NEUTRAL, size=30))} {'good' if i % 2 == 0 else 'awful'}"
-             for i in range(64)]
-    return np.array(texts, dtype=object), np.arange(64) % 2
-
-
 def test_long_text_training_learns_from_the_end(tiny_checkpoint):
-    (X, y), (X_test, y_test) = _texts_with_cue_at_the_end(0), _texts_with_cue_at_the_end(1)
+    (X, y), (X_test, y_test) = texts_with_cue_at_the_end(0), texts_with_cue_at_the_end(1)
     params = dict(max_length=16, lr=5e-3, max_epochs=10, batch_size=16, random_state=0,
                   tfidf_blend=False)  # word counts would read the cue anywhere
     chunked = AttentionClassifier(tiny_checkpoint, long_text="chunk_max", **params).fit(X, y)

@@ -26,6 +26,7 @@ from torch.utils.data import Subset
 
 from .checkpoint import load_encoder, load_tokenizer_checked, position_limit
 from .data import (
+    CHUNK_MODES,
     LONG_TEXT_MODES,
     FeatureDataset,
     LengthGroupedBatchSampler,
@@ -237,8 +238,13 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
 
     def _auto_max_epochs(self, dataset, batches_per_epoch: int) -> int:
         # max_epochs="auto": see sklattn._text.small_data for the rule and why.
-        windows = int(dataset_windows(dataset).sum())
+        # A pass costs one window per text where training draws one (chunk_sample).
+        windows = len(dataset) if self._samples_windows() else int(dataset_windows(dataset).sum())
         return auto_max_epochs(batches_per_epoch, self.finetune, len(dataset), windows)
+
+    def _samples_windows(self) -> bool:
+        """Whether training reads one drawn window per long text (``long_text_="chunk_sample"``)."""
+        return self._fitted_long_text() == "chunk_sample" and not self._uses_feature_cache()
 
     def _parameter_groups(self, lr: float):
         # head_lr="auto": see sklattn._text.small_data.
@@ -292,7 +298,9 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
             kwargs["batch_size"] = self._training_batch_size(len(dataset))
         elif kwargs["batch_size"] == "auto":
             kwargs["batch_size"] = self._prediction_batch_size()
-        kwargs.setdefault("collate_fn", PadCollate(pad_token_id(self.tokenizer_)))
+        if "collate_fn" not in kwargs:
+            kwargs["collate_fn"] = PadCollate(pad_token_id(self.tokenizer_),
+                                              sample_windows=training and self._samples_windows())
         if training and self.group_by_length and kwargs["shuffle"] and not {"sampler", "batch_sampler"} & set(kwargs):
             del kwargs["shuffle"]
             kwargs["batch_sampler"] = LengthGroupedBatchSampler(
@@ -444,7 +452,7 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
         """
         from .explain import first_token_attention
 
-        chunked = self._fitted_long_text() in ("chunk_mean", "chunk_max")
+        chunked = self._fitted_long_text() in CHUNK_MODES
         dataset = self._dataset_for_prediction(self._prediction_texts(X), "truncate" if chunked else None)
         return first_token_attention(self, dataset)
 

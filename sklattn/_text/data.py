@@ -19,7 +19,10 @@ from .._core.keys import SAMPLE_WEIGHT
 _OPTIONAL_ENCODER_INPUTS = ("token_type_ids",)
 
 
-LONG_TEXT_MODES = ("truncate", "head_tail", "chunk_mean", "chunk_max")
+LONG_TEXT_MODES = ("truncate", "head_tail", "chunk_mean", "chunk_max", "chunk_sample")
+# The modes that cut a long text into windows ("chunk_sample": one window per text
+# per training step, every window averaged in prediction).
+CHUNK_MODES = ("chunk_mean", "chunk_max", "chunk_sample")
 
 
 def tokenize(
@@ -40,11 +43,11 @@ def tokenize(
         encoded as one pair input, truncating the longer side first.
     max_length : int
         Maximum number of tokens per sample (per chunk), special tokens included.
-    long_text : {"truncate", "head_tail", "chunk_mean", "chunk_max"}
+    long_text : {"truncate", "head_tail", "chunk_mean", "chunk_max", "chunk_sample"}
         ``"truncate"`` keeps the start; ``"head_tail"`` keeps the first quarter
         and the last three quarters of the token budget (Sun et al., 2019,
         found head+tail best for long-document classification); the chunk
-        modes cut each text into ``max_length`` windows.
+        modes (:data:`CHUNK_MODES`) cut each text into ``max_length`` windows.
     stride : int
         Chunk modes: tokens shared by consecutive windows.
     max_chunks : int or None
@@ -71,7 +74,7 @@ def tokenize(
                 for special in encoded["special_tokens_mask"]]
         return {name: [np.asarray(ids, dtype=np.int64)[mask] for ids, mask in zip(encoded[name], keep)]
                 for name in names}
-    if long_text in ("chunk_mean", "chunk_max"):
+    if long_text in CHUNK_MODES:
         encoded = tokenizer(first, truncation=True, max_length=max_length, stride=stride,
                             return_overflowing_tokens=True, **options)
         features: dict[str, list] = {name: [[] for _ in first] for name in names}
@@ -92,7 +95,7 @@ def resolve_stride(tokenizer, max_length: int, long_text: str, stride: int | Non
     advance: a ``ValueError`` naming both numbers.
     """
     stride = max_length // 4 if stride is None else stride
-    if long_text in ("chunk_mean", "chunk_max"):
+    if long_text in CHUNK_MODES:
         window = max_length - special_token_count(tokenizer)
         if stride >= window:
             raise ValueError(
@@ -218,6 +221,32 @@ def pad_token_id(tokenizer) -> int:
     return 0 if pad is None else int(pad)
 
 
+def sample_window(features: dict[str, Any]) -> dict[str, Any]:
+    """One window of a chunked text, drawn in proportion to its tokens.
+
+    Drawing by tokens rather than uniformly keeps a short last window (the
+    tail past the previous window's end) from counting as much as a full one.
+    Uses torch's global generator, which ``fit`` seeds from ``random_state``.
+
+    Parameters
+    ----------
+    features : dict of str to list of ndarray
+        One text's item of a chunked ``TokenizedDataset``: a list of windows
+        per input name (``input_ids``, ``token_type_ids``).
+
+    Returns
+    -------
+    dict
+        The same item with a list of one window per input name.
+    """
+    windows = features["input_ids"]
+    if len(windows) == 1:
+        return features
+    tokens = torch.tensor([float(len(ids)) for ids in windows])
+    pick = int(torch.multinomial(tokens, 1))
+    return {name: [value[pick]] if isinstance(value, list) else value for name, value in features.items()}
+
+
 class PadCollate:
     """Collate ``TokenizedDataset`` items into a dynamically padded batch.
 
@@ -225,13 +254,19 @@ class PadCollate:
     ----------
     pad_token_id : int
         Id used to fill positions past each sequence's end.
+    sample_windows : bool, default=False
+        For chunked texts, keep one window per text (:func:`sample_window`)
+        instead of all of them: training under ``long_text="chunk_sample"``.
     """
 
-    def __init__(self, pad_token_id: int) -> None:
+    def __init__(self, pad_token_id: int, sample_windows: bool = False) -> None:
         self.pad_token_id = pad_token_id
+        self.sample_windows = sample_windows
 
     def __call__(self, items: list[tuple[dict[str, Any], Any]]):
         features = [item[0] for item in items]
+        if self.sample_windows and "input_ids" in features[0] and isinstance(features[0]["input_ids"], list):
+            features = [sample_window(f) for f in features]
         batch: dict[str, torch.Tensor] = {}
         targets = torch.as_tensor(np.stack([item[1] for item in items]))
         if "features" in features[0]:  # cached encoder outputs (FeatureDataset)

@@ -23,19 +23,23 @@ checkpoint : str or os.PathLike
         the texts: one column, or two for sentence pairs. None takes every
         column of a one- or two-column DataFrame of strings; other columns are
         rejected (route them through ``ColumnTransformer``).
-    long_text : {"auto", "truncate", "head_tail", "chunk_mean", "chunk_max"}, default="auto"
+    long_text : {"auto", "truncate", "head_tail", "chunk_mean", "chunk_max", "chunk_sample"}, default="auto"
         Texts longer than ``max_length``: keep the start; keep the first
         quarter and the last three quarters of the token budget (head+tail,
         Sun et al. 2019); or cut the text into overlapping ``max_length``
         windows, encode each, and average (``"chunk_mean"``) or take the
-        element-wise max (``"chunk_max"``) of the window vectors. Applies to
-        training and prediction alike; the chunk modes and ``"head_tail"``
-        take single texts only (not pairs). ``"auto"`` is ``"chunk_mean"``
-        when the first ``fit`` gets fewer than 256 single texts (with few
-        labels every sentence of a long text counts) and ``"truncate"``
-        otherwise: large data and pairs are not slowed down. A text within
-        ``max_length`` is one window either way; a longer one costs one
-        encoder pass per window, in ``fit`` and in prediction. The value used
+        element-wise max (``"chunk_max"``) of the window vectors, in training
+        and prediction alike. ``"chunk_sample"`` predicts as ``"chunk_mean"``
+        does but trains on one window of each long text per epoch, drawn in
+        proportion to its tokens, so that an epoch costs what it costs under
+        ``"truncate"`` while the epochs together still read every window. The
+        chunk modes and ``"head_tail"`` take single texts only (not pairs).
+        ``"auto"`` is ``"chunk_sample"`` when the first ``fit`` gets fewer
+        than 256 single texts (with few labels every sentence of a long text
+        counts) and ``"truncate"`` otherwise: large data and pairs are not
+        slowed down. A text within ``max_length`` is one window either way;
+        a longer one costs one encoder pass per window in prediction (and in
+        training under ``"chunk_mean"`` and ``"chunk_max"``). The value used
         is ``long_text_``.
     stride : int or None, default=None
         Chunk modes: tokens shared by consecutive windows. None uses a

@@ -82,13 +82,15 @@ class AttentionEmbedder(
     pooling : {"mean", "cls", "max"}, default="mean"
         How token states become one vector: mask-aware mean, first token, or
         mask-aware max.
-    long_text : {"truncate", "head_tail", "chunk_mean", "chunk_max"}, default="truncate"
+    long_text : {"truncate", "head_tail", "chunk_mean", "chunk_max", "chunk_sample"}, default="truncate"
         Texts longer than ``max_length``: keep the start; keep the first
         quarter and the last three quarters of the token budget; or cut the
         text into overlapping ``max_length`` windows, embed each, and average
         (``"chunk_mean"``) or take the element-wise max (``"chunk_max"``) of
         the window vectors (before normalization). Fine-tuning reads texts the
-        same way.
+        same way, except that under ``"chunk_sample"`` (which embeds as
+        ``"chunk_mean"``) it trains on one window per text per epoch, drawn
+        in proportion to its tokens.
     stride : int or None, default=None
         Chunk modes: tokens shared by consecutive windows. None uses a
         quarter of ``max_length``. Must be smaller than the text tokens of a

@@ -38,7 +38,7 @@ class ExportPretrainedMixin:
         ``"sentence_transformers"`` in ``sklattn_export.json``: ``long_text``
         other than ``"truncate"`` (it always keeps the first ``max_length``
         tokens, so texts longer than that embed differently: no
-        ``"head_tail"`` cut, no ``"chunk_mean"``/``"chunk_max"`` windows), and
+        ``"head_tail"`` cut, no windows of the chunk modes), and
         sentence pairs (``encode`` embeds single texts).
 
         Only the encoder is exported, not sklattn's head: the head reads

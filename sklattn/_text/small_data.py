@@ -17,8 +17,10 @@ split). ``min_steps`` depends on ``finetune`` (:data:`AUTO_MIN_STEPS`). The
 last term, for a trainable encoder only, has the fit encode at least 2,048
 windows (8 epochs of 256 texts) without passing over any text more than 16
 times on average; ``n_windows`` counts each window of a long text read in
-several (``long_text="chunk_mean"``), so long texts, which cost a pass per
-window, get fewer epochs. 60 steps alone left 64-255 texts at 4-8 epochs,
+several (``long_text="chunk_mean"`` or ``"chunk_max"``), so long texts, which
+cost a pass per window there, get fewer epochs. Under ``"chunk_sample"`` (what
+``long_text="auto"`` picks for small fits) a pass encodes one window per text,
+so ``n_windows`` is ``n_texts``. 60 steps alone left 64-255 texts at 4-8 epochs,
 where SetFit caught up with us: 16 epochs over 128 texts (64 per class)
 scored 0.731 against 0.723 on Rotten Tomatoes and 0.765 against 0.755 on
 tweets (5 seeds each), while 30 epochs instead of 8-15 over 32-64 texts gained
@@ -67,12 +69,18 @@ cost the same under either length, and fits of many texts keep the cheaper
 
 ``long_text="auto"`` goes one step further on the same small fits: below
 ``AUTO_LONG_CONTEXT_BELOW`` single texts it reads all of each text in
-overlapping ``max_length`` windows whose vectors are averaged
-(``"chunk_mean"``); from there up, and for sentence pairs, it keeps the start
-(``"truncate"``). A text that fits in one window is one chunk, encoded exactly
-as under ``"truncate"``, so short texts (reviews, tweets) train and predict
-the same either way; long ones cost one encoder pass per window, in fitting
-and in prediction.
+overlapping ``max_length`` windows (``"chunk_sample"``). Training draws one
+window of each long text per epoch, in proportion to its tokens, so that an
+epoch costs what it costs under ``"truncate"`` and the epochs together read
+every window; prediction averages the vectors of every window, and as the
+head is linear that is the average of the windows' logits. From
+``AUTO_LONG_CONTEXT_BELOW`` texts up, and for sentence pairs, it keeps the
+start (``"truncate"``). A text that fits in one window is one chunk, encoded
+exactly as under ``"truncate"``, so short texts (reviews, tweets) train and
+predict the same either way. Reading every window in every step
+(``"chunk_mean"``, the former choice) scored no better on BBC news and
+SpamAssassin emails at 8 per class, for about twice the fit time
+(``benchmarks/few_shot.py``; README, "Small data").
 
 ``tfidf_blend="auto"`` (classifier) tests, on fits of fewer than
 :data:`AUTO_TFIDF_BLEND_BELOW` (1,024) single texts with one label each,
@@ -203,11 +211,11 @@ def auto_long_text(n_texts: int, n_text_columns: int) -> str:
     Returns
     -------
     str
-        ``"chunk_mean"`` for fewer than :data:`AUTO_LONG_CONTEXT_BELOW` single
+        ``"chunk_sample"`` for fewer than :data:`AUTO_LONG_CONTEXT_BELOW` single
         texts, else ``"truncate"``.
     """
     small = n_texts < AUTO_LONG_CONTEXT_BELOW
-    return "chunk_mean" if small and n_text_columns == 1 else "truncate"
+    return "chunk_sample" if small and n_text_columns == 1 else "truncate"
 
 
 # tfidf_blend="auto": training sets below this many texts test (and may blend) the
