@@ -432,10 +432,10 @@ def test_export_records_the_chunk_mode_that_long_text_auto_chose(tiny_checkpoint
 
     X, y = sentiment_data
     clf = AttentionClassifier(tiny_checkpoint, max_length=16, max_epochs=1, random_state=0).fit(X[:16], y[:16])
-    assert clf.long_text_ == "chunk_mean"
+    assert clf.long_text_ == "chunk_sample"
     clf.export_pretrained(tmp_path / "export")
     note = json.loads((tmp_path / "export" / "sklattn_export.json").read_text())["sentence_transformers"]
-    assert not note["exact"] and "long_text='chunk_mean'" in note["limits"][0]
+    assert not note["exact"] and "long_text='chunk_sample'" in note["limits"][0]
 
 
 def test_export_records_that_chunk_modes_are_not_reproduced(tiny_checkpoint, tmp_path):

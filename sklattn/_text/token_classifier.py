@@ -227,6 +227,9 @@ class AttentionTokenClassifier(TextNetBase):
     def _uses_feature_cache(self) -> bool:
         return False  # the cache holds pooled vectors; a tagger reads every token state
 
+    def _samples_windows(self) -> bool:
+        return False  # every word needs its label: a tagger trains on every window
+
     # ------------------------------------------------------------- fitting
     def _fit(self, X, y, sample_weight, continuing, fit_params, classes=None):
         validate_params(self)
