@@ -244,7 +244,7 @@ class TextNetBase(ExportPretrainedMixin, SklattnNet):
 
     def _samples_windows(self) -> bool:
         """Whether training reads one drawn window per long text (``long_text_="chunk_sample"``)."""
-        return self._fitted_long_text() == "chunk_sample" and not self._uses_feature_cache()
+        return self._fitted_long_text() == "chunk_sample"
 
     def _parameter_groups(self, lr: float):
         # head_lr="auto": see sklattn._text.small_data.

@@ -265,8 +265,6 @@ class PadCollate:
 
     def __call__(self, items: list[tuple[dict[str, Any], Any]]):
         features = [item[0] for item in items]
-        if self.sample_windows and "input_ids" in features[0] and isinstance(features[0]["input_ids"], list):
-            features = [sample_window(f) for f in features]
         batch: dict[str, torch.Tensor] = {}
         targets = torch.as_tensor(np.stack([item[1] for item in items]))
         if "features" in features[0]:  # cached encoder outputs (FeatureDataset)
@@ -276,6 +274,8 @@ class PadCollate:
                                                     dtype=torch.float32)
             return batch, targets
         if isinstance(features[0]["input_ids"], list):  # chunked long texts
+            if self.sample_windows:
+                features = [sample_window(f) for f in features]
             owner = [i for i, f in enumerate(features) for _ in f["input_ids"]]
             batch["chunk_owner"] = torch.tensor(owner, dtype=torch.long)  # (C,)
             sequences = {name: [chunk for f in features for chunk in f[name]]
