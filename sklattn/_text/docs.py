@@ -34,7 +34,8 @@ checkpoint : str or os.PathLike
         proportion to its tokens, so that an epoch costs what it costs under
         ``"truncate"`` while the epochs together still read every window
         (where the label shows in one part of a long text only,
-        ``"chunk_mean"`` learns it from fewer steps). The chunk modes and ``"head_tail"`` take single texts only (not pairs).
+        ``"chunk_mean"`` learns it from fewer steps). The chunk modes and
+        ``"head_tail"`` take single texts only (not pairs).
         ``"auto"`` is ``"chunk_sample"`` when the first ``fit`` gets fewer
         than 256 single texts (with few labels every sentence of a long text
         counts) and ``"truncate"`` otherwise: large data and pairs are not
